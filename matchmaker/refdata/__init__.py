@@ -1,0 +1,1 @@
+"""Reference data: ATECO activity codes and Italian comuni, pure Python and cached."""
