@@ -52,6 +52,7 @@ _GEOPOP_YEAR = 2023
 _CACHE_SCHEMA = 1
 _CACHE_HEADER = ["istat", "lat", "lng", "approximate", "population"]
 _lock = threading.Lock()
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 class PlaceError(ValueError):
@@ -99,9 +100,8 @@ class Region:
 
 def _key(text: str) -> str:
     """Fold a name for matching: no accents, case, apostrophes, spaces or punctuation."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return re.sub(r"[^0-9a-z]+", "", plain)
+    plain = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    return _NON_ALNUM.sub("", plain)
 
 
 def _normalize_istat(istat: str | int) -> str | None:
