@@ -1,0 +1,1 @@
+"""The firm registry: identity, sector, place, size, offers, needs and goals."""

@@ -1,0 +1,106 @@
+"""Application factory: middleware, static files, routers and error handlers."""
+
+import importlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from matchmaker import i18n
+from matchmaker.config import get_settings
+from matchmaker.web import render
+
+log = logging.getLogger("matchmaker")
+
+# Each domain exposes `router` (HTML pages) and/or `api_router` (JSON under /api/v1).
+DOMAIN_ROUTE_MODULES = [
+    "matchmaker.home",
+    "matchmaker.firms.routes",
+]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI application."""
+    settings = get_settings()
+    app = FastAPI(title="Matchmaker", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json")
+
+    @app.middleware("http")
+    async def language_and_headers(request: Request, call_next):  # noqa: ANN202
+        explicit = request.query_params.get("lang") or request.cookies.get("lang")
+        user_lang = None
+        if "session" in request.scope:
+            user_lang = request.session.get("lang")
+        lang = i18n.pick_language(
+            explicit=explicit or user_lang, accept_language=request.headers.get("accept-language")
+        )
+        token = i18n.current_language.set(lang)
+        try:
+            response: Response = await call_next(request)
+        finally:
+            i18n.current_language.reset(token)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        response.headers.setdefault("Content-Language", lang)
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="mm_session",
+        same_site="lax",
+        https_only=False,
+    )
+
+    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+
+    for mod_name in DOMAIN_ROUTE_MODULES:
+        mod = importlib.import_module(mod_name)
+        if hasattr(mod, "router"):
+            app.include_router(mod.router)
+        if hasattr(mod, "api_router"):
+            app.include_router(mod.api_router, prefix="/api/v1")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request,
+            "error.html",
+            {"status_code": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return render(
+            request, "error.html", {"status_code": 422, "detail": errors}, status_code=422
+        )
+
+    return app

@@ -1,0 +1,118 @@
+"""Test database (SQLite file, or PostgreSQL via MATCHMAKER_TEST_DATABASE_URL) and app client.
+
+Each test runs inside a transaction that is rolled back at the end ("join an external
+transaction" recipe): the app's sessions bind to the test's connection and their commits
+become savepoints.
+"""
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_tmp = Path(tempfile.mkdtemp(prefix="mm-test-"))
+os.environ.setdefault("MATCHMAKER_SECRET_KEY", "test-secret")
+os.environ["MATCHMAKER_CACHE_DIR"] = os.environ.get(
+    "MATCHMAKER_CACHE_DIR", str(Path.home() / ".cache" / "matchmaker")
+)
+
+TEST_DB_URL = os.environ.get("MATCHMAKER_TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
+os.environ["MATCHMAKER_DATABASE_URL"] = TEST_DB_URL
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def is_postgres() -> bool:
+    """Tell whether the suite runs against PostgreSQL."""
+    return TEST_DB_URL.startswith("postgresql")
+
+
+def fresh_database_url(tag: str) -> str:
+    """Return the URL of a new, empty database of the kind under test (for migration tests)."""
+    if not is_postgres():
+        return f"sqlite:///{_tmp / (tag + '-' + uuid.uuid4().hex[:8] + '.db')}"
+    url = make_url(TEST_DB_URL)
+    name = f"mm_{tag}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    from matchmaker.db import make_engine
+    from matchmaker.models import Base
+
+    eng = make_engine(TEST_DB_URL)
+    if is_postgres():
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def db(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
+                           expire_on_commit=False)
+    session = factory()
+    session.info["test_factory"] = factory
+    try:
+        yield session
+    finally:
+        session.close()
+        if trans.is_active:
+            trans.rollback()
+        conn.close()
+
+
+@pytest.fixture()
+def app(db: Session):
+    """The FastAPI app whose sessions join the test transaction."""
+    from matchmaker import db as db_module
+    from matchmaker.main import create_app
+
+    application = create_app()
+    factory = db.info["test_factory"]
+
+    def _session() -> Iterator[Session]:
+        s = factory()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    application.dependency_overrides[db_module.get_session] = _session
+    application.state.test_session_factory = factory
+    return application
+
+
+@pytest.fixture()
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The team's shared/ folder; tests that need it skip cleanly where it is absent."""
+    return SHARED
