@@ -430,7 +430,8 @@ def find(name: str, province: str | None = None) -> Comune:
             f"no comune named {name!r}" + (f"; did you mean {hints}?" if hints else "")
         )
     if len(candidates) > 1:
-        exact = [i for i in candidates if table.comuni[i].name.casefold() == name.strip().casefold()]
+        wanted = name.strip().casefold()
+        exact = [i for i in candidates if table.comuni[i].name.casefold() == wanted]
         if len(exact) == 1:
             return table.comuni[exact[0]]
         raise PlaceError(
