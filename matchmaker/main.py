@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from matchmaker import i18n
+from matchmaker.accounts.deps import install as install_accounts
+from matchmaker.accounts.security import HTTPSOnlyCookiesMiddleware
 from matchmaker.config import get_settings
 from matchmaker.web import render
 
@@ -20,6 +22,7 @@ log = logging.getLogger("matchmaker")
 DOMAIN_ROUTE_MODULES = [
     "matchmaker.home",
     "matchmaker.firms.routes",
+    "matchmaker.accounts.routes",
 ]
 
 SECURITY_HEADERS = {
@@ -30,6 +33,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
@@ -41,6 +46,8 @@ def create_app() -> FastAPI:
     """Build the FastAPI application."""
     settings = get_settings()
     app = FastAPI(title="Matchmaker", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json")
+    # Before routers and the session middleware: the user on every route, CSRF and body limits.
+    install_accounts(app)
 
     @app.middleware("http")
     async def language_and_headers(request: Request, call_next):  # noqa: ANN202
@@ -68,6 +75,8 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=False,
     )
+    # Over HTTPS (directly or behind a TLS proxy) cookies get `Secure` and responses HSTS.
+    app.add_middleware(HTTPSOnlyCookiesMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
 

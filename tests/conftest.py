@@ -116,3 +116,93 @@ def client(app):
 def shared_dir() -> Path:
     """The team's shared/ folder; tests that need it skip cleanly where it is absent."""
     return SHARED
+
+
+# --- accounts: users, login and API tokens for any domain's tests ---------------------------
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def csrf_from(html: str) -> str:
+    """Return the CSRF token of the first form on a page."""
+    from bs4 import BeautifulSoup
+
+    field = BeautifulSoup(html, "html.parser").find("input", {"name": "csrf_token"})
+    assert field is not None and field.get("value"), "no csrf_token field on the page"
+    return str(field["value"])
+
+
+@pytest.fixture(scope="session")
+def test_password_hash() -> str:
+    """The argon2 hash of TEST_PASSWORD, computed once (hashing is slow on purpose)."""
+    from matchmaker.accounts.security import hash_password
+
+    return hash_password(TEST_PASSWORD)
+
+
+@pytest.fixture()
+def make_user(db: Session, test_password_hash: str):
+    """Factory: `make_user(role="owner", email=None, firms=(), firm_role="owner")` -> User.
+
+    The password is TEST_PASSWORD; `firms` is an iterable of firm ids to join with firm_role.
+    """
+    from matchmaker.accounts import service
+    from matchmaker.accounts.models import User
+
+    def _make(role: str = "owner", email: str | None = None, *, firms=(),
+              firm_role: str = "owner", full_name: str = "", **fields):
+        user = User(
+            email=(email or f"{role}-{uuid.uuid4().hex[:10]}@example.it").lower(),
+            password_hash=test_password_hash, role=role, full_name=full_name or role.title(),
+            language="it", is_active=True, failed_logins=0, **fields,
+        )
+        db.add(user)
+        db.flush()
+        for firm_id in firms:
+            service.add_firm_member(db, user=user, firm_id=firm_id, role=firm_role)
+        return user
+
+    return _make
+
+
+@pytest.fixture()
+def csrf():
+    """Function `csrf(client)`: fetch a page and return the session's CSRF token."""
+
+    def _csrf(client) -> str:
+        return csrf_from(client.get("/privacy").text)
+
+    return _csrf
+
+
+@pytest.fixture()
+def login(csrf):
+    """Function `login(client, user, password=TEST_PASSWORD)`: log in through the form.
+
+    Afterwards the client sends the session's X-CSRF-Token header on every request, as HTMX
+    does; the token is also returned for tests that post forms by hand.
+    """
+
+    def _login(client, user, password: str = TEST_PASSWORD) -> str:
+        client.headers.pop("X-CSRF-Token", None)
+        token = csrf(client)
+        resp = client.post("/login", data={"email": user.email, "password": password,
+                                           "csrf_token": token}, follow_redirects=False)
+        assert resp.status_code == 303, (resp.status_code, resp.text[:500])
+        token = csrf(client)  # a new session gets a new token
+        client.headers["X-CSRF-Token"] = token
+        return token
+
+    return _login
+
+
+@pytest.fixture()
+def api_headers(db: Session):
+    """Function `api_headers(user)` -> {"Authorization": "Bearer …"} with a fresh API token."""
+    from matchmaker.accounts import service
+
+    def _headers(user) -> dict[str, str]:
+        plain, _record = service.issue_api_token(db, user=user, name="test")
+        return {"Authorization": f"Bearer {plain}"}
+
+    return _headers
