@@ -28,10 +28,16 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check matchmaker tests
 
-# The Dockerfile's steps, run here without a Docker engine: install, migrate, start and probe.
+# The Dockerfile's steps without a Docker engine: install, migrate, warm the refdata cache,
+# start the server the way CMD does and probe /healthz and /readyz.
 docker-steps: $(STAMP)
-	MATCHMAKER_DATABASE_URL=sqlite:///./.docker-steps.db $(BIN)/matchmaker db upgrade
 	rm -f .docker-steps.db
+	MATCHMAKER_DATABASE_URL=sqlite:///./.docker-steps.db $(BIN)/matchmaker db upgrade
+	$(BIN)/python -c "import matchmaker.refdata.places as p; p.all_comuni()"
+	MATCHMAKER_DATABASE_URL=sqlite:///./.docker-steps.db $(BIN)/matchmaker serve --port 8765 --workers 2 & \
+	  pid=$$!; ok=1; for i in $$(seq 1 60); do \
+	    if $(BIN)/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8765/readyz')" 2>/dev/null; then ok=0; break; fi; \
+	    sleep 1; done; kill $$pid; wait $$pid 2>/dev/null; rm -f .docker-steps.db*; exit $$ok
 
 clean:
 	rm -rf $(VENV) *.db .pytest_cache

@@ -59,7 +59,7 @@ def render(
     """Render a page, or only `block` when HTMX asks for a fragment."""
     ctx = dict(context or {})
     ctx.setdefault("flashes", pop_flashes(request))
-    ctx.setdefault("user", getattr(request.state, "user", None))
+    ctx.setdefault("user", getattr(request.state, "user_view", None))
     ctx.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
     if block is not None and is_htmx(request):
         resp = templates.TemplateResponse(

@@ -7,6 +7,7 @@ middleware are added.
 """
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -71,6 +72,12 @@ def current_user(request: Request, session: Session = _SessionDep) -> User | Non
                 # Deleted, disabled, or the password changed since: the session is over.
                 log_out(request)
     request.state.user = user
+    # A plain snapshot for templates: error pages render after the session has rolled back.
+    request.state.user_view = (
+        SimpleNamespace(id=user.id, email=user.email, role=user.role, full_name=user.full_name,
+                        language=user.language)
+        if user is not None else None
+    )
     request.state.user_resolved = True
     return user
 

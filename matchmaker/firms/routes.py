@@ -205,7 +205,7 @@ async def create_firm_form(
         raise HTTPException(403, _("Your role cannot register firms"))
     values, _goals = await _form_values(request)
     try:
-        data = validate_firm(values, from_text=True)
+        data = validate_firm({k: v for k, v in values.items() if k != "version"}, from_text=True)
         firm = service.create_firm(session, data=data)
     except FirmInvalid as exc:
         return render(request, "firms/form.html", _form_context(values, exc.errors, firm=None),
@@ -215,6 +215,11 @@ async def create_firm_form(
                            object_id=firm.partita_iva, ip=_client_ip(request))
     flash(request, _("Firm %(name)s registered") % {"name": firm.name})
     return redirect(f"/firms/{firm.partita_iva}")
+
+
+def _updater(session: Session, user: User) -> Any:
+    memberships = accounts_service.memberships_for(session, user)
+    return lambda firm: policy.can_edit_firm(user, firm, memberships=memberships)
 
 
 @router.get("/firms/import")
@@ -239,7 +244,7 @@ async def import_upload(
     content = await file.read()
     job, report = service.stage_import(
         session, filename=file.filename or "upload.csv", content=content, user_id=user.id,
-        skip_invalid=skip_invalid,
+        skip_invalid=skip_invalid, can_update=_updater(session, user),
     )
     status = 200 if job.status == "preview" else 422
     return render(request, "firms/import.html", {"job": job, "report": job.report, "errors": {}},
@@ -256,13 +261,10 @@ def import_confirm(
     if job is None or (job.user_id != user.id and not policy.can_view_all_firms(user)):
         raise HTTPException(404, _("No such import"))
     try:
-        report = service.confirm_import(session, job=job)
+        report = service.confirm_import(session, job=job, can_update=_updater(session, user))
     except FirmInvalid as exc:
         raise HTTPException(409, "; ".join(exc.errors.values())) from None
     if report.committed:
-        for fid in report.firm_ids:
-            if not accounts_service.memberships_for(session, user).get(fid) and user.role == "owner":
-                accounts_service.add_firm_member(session, user=user, firm_id=fid, role="owner")
         accounts_service.audit(session, actor=user, action="firm.import", object_type="import",
                                object_id=str(job.id), detail=f"{report.created} created, "
                                f"{report.updated} updated", ip=_client_ip(request))

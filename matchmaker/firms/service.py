@@ -348,8 +348,12 @@ def import_csv(
     skip_invalid: bool = False,
     dry_run: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    can_update: Callable[[Firm], bool] | None = None,
 ) -> ImportReport:
-    """Import firms from CSV: report every bad row; all-or-nothing unless skip_invalid."""
+    """Import firms from CSV: report every bad row; all-or-nothing unless skip_invalid.
+
+    A row whose partita IVA is registered already updates that firm, if `can_update` allows.
+    """
     report = ImportReport(dry_run=dry_run)
     try:
         text = decode_csv(content) if isinstance(content, bytes) else content
@@ -428,15 +432,6 @@ def import_csv(
     if report.rows == 0:
         report.file_errors.append(_("the file has a header but no rows"))
         return report
-    if report.errors and not skip_invalid:
-        return report
-    if dry_run:
-        existing = set(
-            session.scalars(select(Firm.partita_iva).where(Firm.partita_iva.in_(list(seen))))
-        ) if seen else set()
-        report.updated = sum(1 for _l, d in valid if d.partita_iva in existing)
-        report.created = len(valid) - report.updated
-        return report
 
     existing_firms: dict[str, Firm] = {}
     pivas = [d.partita_iva for _l, d in valid]
@@ -448,6 +443,27 @@ def import_csv(
             )
         ):
             existing_firms[firm.partita_iva] = firm
+    if can_update is not None:
+        allowed: list[tuple[int, FirmData]] = []
+        for line, data in valid:
+            firm = existing_firms.get(data.partita_iva)
+            if firm is not None and not can_update(firm):
+                report.rejected_rows += 1
+                report.errors.append(RowError(
+                    line, "partita_iva",
+                    _("partita IVA %(piva)s belongs to a firm you cannot change")
+                    % {"piva": data.partita_iva}))
+            else:
+                allowed.append((line, data))
+        valid = allowed
+        report.errors.sort(key=lambda e: e.line)
+    if report.errors and not skip_invalid:
+        return report
+    if dry_run:
+        report.updated = sum(1 for _l, d in valid if d.partita_iva in existing_firms)
+        report.created = len(valid) - report.updated
+        return report
+
     touched: list[Firm] = []
     for _line, data in valid:
         firm = existing_firms.get(data.partita_iva)
@@ -489,10 +505,12 @@ def report_to_dict(report: ImportReport) -> dict[str, Any]:
 
 
 def stage_import(
-    session: Session, *, filename: str, content: bytes, user_id: int | None, skip_invalid: bool
+    session: Session, *, filename: str, content: bytes, user_id: int | None, skip_invalid: bool,
+    can_update: Callable[[Firm], bool] | None = None,
 ) -> tuple[FirmImport, ImportReport]:
     """Check an uploaded file without writing firms, and keep it for confirmation."""
-    report = import_csv(session, content=content, skip_invalid=skip_invalid, dry_run=True)
+    report = import_csv(session, content=content, skip_invalid=skip_invalid, dry_run=True,
+                        can_update=can_update)
     try:
         text = decode_csv(content)
     except FirmInvalid:
@@ -519,11 +537,14 @@ def get_import(session: Session, import_id: int) -> FirmImport | None:
     return session.get(FirmImport, import_id)
 
 
-def confirm_import(session: Session, *, job: FirmImport) -> ImportReport:
+def confirm_import(
+    session: Session, *, job: FirmImport, can_update: Callable[[Firm], bool] | None = None
+) -> ImportReport:
     """Write a previewed import; refuse one already committed."""
     if job.status != "preview":
         raise FirmInvalid({"import": _("this import was already %(status)s") % {"status": job.status}})
-    report = import_csv(session, content=job.content, skip_invalid=job.skip_invalid)
+    report = import_csv(session, content=job.content, skip_invalid=job.skip_invalid,
+                        can_update=can_update)
     job.status = "committed" if report.committed else "rejected"
     job.created, job.updated, job.rejected = report.created, report.updated, report.rejected_rows
     job.report = report_to_dict(report)
