@@ -71,15 +71,26 @@ def current_user(request: Request, session: Session = _SessionDep) -> User | Non
             else:
                 # Deleted, disabled, or the password changed since: the session is over.
                 log_out(request)
+    _remember(request, user)
+    return user
+
+
+def _remember(request: Request, user: User | None) -> None:
+    """Record who is asking for this request (routes, templates and middleware read it)."""
     request.state.user = user
     # A plain snapshot for templates: error pages render after the session has rolled back.
     request.state.user_view = (
-        SimpleNamespace(id=user.id, email=user.email, role=user.role, full_name=user.full_name,
-                        language=user.language)
-        if user is not None else None
+        SimpleNamespace(
+            id=user.id,
+            email=user.email,
+            role=user.role,
+            full_name=user.full_name,
+            language=user.language,
+        )
+        if user is not None
+        else None
     )
     request.state.user_resolved = True
-    return user
 
 
 _CurrentUserDep = Depends(current_user)
@@ -131,8 +142,7 @@ def log_in(request: Request, user: User) -> None:
     request.session[SESSION_USER_KEY] = user.id
     request.session[SESSION_FINGERPRINT_KEY] = security.session_fingerprint(user.password_hash)
     request.session["lang"] = user.language or lang or "it"
-    request.state.user = user
-    request.state.user_resolved = True
+    _remember(request, user)
 
 
 def log_out(request: Request) -> None:
@@ -141,7 +151,7 @@ def log_out(request: Request) -> None:
     request.session.clear()
     if lang:
         request.session["lang"] = lang
-    request.state.user = None
+    _remember(request, None)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
