@@ -18,6 +18,7 @@ from matchmaker.accounts import security, service
 from matchmaker.accounts.models import User
 from matchmaker.config import get_settings
 from matchmaker.db import get_session
+from matchmaker.i18n import gettext as _
 
 SESSION_USER_KEY = "uid"
 SESSION_FINGERPRINT_KEY = "fp"
@@ -52,7 +53,7 @@ def current_user(request: Request, session: Session = _SessionDep) -> User | Non
     auth = request.headers.get("authorization")
     if auth:
         # A request that presents a credential is judged on it alone, never on the cookie.
-        scheme, _, token = auth.partition(" ")
+        scheme, _sep, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             user = service.user_for_token(session, token.strip())
         request.state.auth_method = "bearer"
@@ -127,7 +128,7 @@ def rate_limit(bucket: str) -> Callable[[Request], None]:
         if retry is not None:
             raise HTTPException(
                 status_code=429,
-                detail="Too many attempts. Please wait and try again.",
+                detail=_("Too many attempts. Please wait and try again."),
                 headers={"Retry-After": str(int(retry) + 1)},
             )
 
