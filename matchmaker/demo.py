@@ -1,0 +1,713 @@
+"""The demo dataset: realistic Italian SMEs placed in industrial districts, plus demo accounts.
+
+`generate_firms` is pure (no database): for a given seed it always returns the same firm
+dicts, shaped for `matchmaker.firms.schemas.validate_firm` plus two metadata keys,
+``_sector`` and ``_district`` (``None`` for background firms), that `seed_demo` drops.
+`seed_demo` validates and writes them, then creates the demo accounts and memberships.
+
+About 60% of firms belong to industrial districts with their typical sector mix (furniture
+in Brianza, ceramics in Sassuolo, ...); the rest are background firms (construction,
+installers, trade, services, ...) spread over Italy in proportion to comune population.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
+from typing import Any
+
+from matchmaker import demo_data as D
+
+__all__ = [
+    "DemoSummary",
+    "check_vocabularies",
+    "generate_firms",
+    "partita_iva",
+    "seed_demo",
+]
+
+BATCH = 100
+SIZE_CLASSES = ("micro", "small", "medium", "large")
+SIZE_SHARES = (0.775, 0.16, 0.035, 0.005)
+# Ceilings that keep a firm in its EU size class (turnover in EUR).
+TURNOVER_CEILING = {"micro": 2_000_000, "small": 10_000_000, "medium": 50_000_000}
+DEFAULT_TURNOVER_PER_EMPLOYEE = (80_000, 250_000)
+# Provinces created after the partita IVA office codes were fixed (ISTAT code > 100) take
+# the code of the province they were carved out of.
+PARENT_OFFICE = {"101": "079", "102": "079", "103": "003", "108": "015", "109": "044",
+                 "110": "072", "111": "092"}
+VISIBILITY_WEIGHTS = {"public": 90, "association": 7, "hidden": 3}
+SERVICE_SECTORS = {"tourism", "ict", "logistics", "construction", "installers", "retail",
+                   "wholesale", "prof_services", "health_social", "energy", "restaurants",
+                   "car_repair"}
+SERVICE_OFFER_TAILS = ["in tutta la provincia", "con preventivi gratuiti",
+                       "con tempi di risposta rapidi", "per aziende e privati",
+                       "anche nel fine settimana", "con personale qualificato"]
+SECOND_OFFER_LEADS = ["Inoltre offriamo ", "Proponiamo anche ", "Possiamo anche fornire ",
+                      "Ci occupiamo anche di "]
+SECOND_NEED_LEADS = ["Inoltre cerchiamo ", "Valutiamo anche ", "Cerchiamo anche ",
+                     "Ci farebbe comodo anche "]
+GENERATIONS = {2: "seconda", 3: "terza", 4: "quarta"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _slug(text: str) -> str:
+    """Fold to lowercase ASCII letters and digits only (for domains and e-mails)."""
+    plain = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", plain)
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    """Choose a key of a weights dict."""
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def _sample_weighted(rng: random.Random, weights: dict[str, float], k: int) -> list[str]:
+    """Choose k distinct keys, each draw weighted (without replacement)."""
+    pool = dict(weights)
+    out: list[str] = []
+    while pool and len(out) < k:
+        key = _pick(rng, pool)
+        out.append(key)
+        del pool[key]
+    return out
+
+
+def _join_it(parts: Sequence[str]) -> str:
+    """Join phrases the Italian way: "a, b e c"."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " e " + parts[-1]
+
+
+def _a(place: str) -> str:
+    """Return "a Lissone" or "ad Arezzo"."""
+    return f"ad {place}" if place[:1] in "AaÀà" else f"a {place}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def partita_iva(serial: int, istat: str) -> str:
+    """Return the partita IVA for a 7-digit serial and the comune's 6-digit ISTAT code."""
+    from stdnum import luhn
+
+    office = istat[:3]
+    if not "001" <= office <= "100":
+        office = PARENT_OFFICE.get(office, "015")
+    body = f"{serial:07d}{office}"
+    return body + luhn.calc_check_digit(body)
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+@dataclass
+class _District:
+    key: str
+    label: str
+    weight: float
+    mains: list[Any]
+    main_cum: list[float]
+    neighbours: list[Any]
+    neighbour_cum: list[float]
+    mix: dict[str, float]
+
+
+def _town_weight(population: int) -> float:
+    return max(population, 1000) ** 0.6
+
+
+@lru_cache(maxsize=1)
+def _geography() -> tuple[list[_District], list[Any], list[float]]:
+    """Resolve the districts' comuni and neighbours, and the background population weights."""
+    import numpy as np
+
+    from matchmaker.refdata import places
+
+    comuni = places.all_comuni()
+    lat = np.radians(np.array([c.lat for c in comuni]))
+    lng = np.radians(np.array([c.lng for c in comuni]))
+    districts: list[_District] = []
+    for spec in D.DISTRICTS:
+        mains = [places.find(name, prov) for name, prov in spec["comuni"]]
+        main_ids = {c.istat for c in mains}
+        provinces = {c.province for c in mains}
+        radius = float(spec.get("radius_km", D.DEFAULT_RADIUS_KM))
+        near = np.zeros(len(comuni), dtype=bool)
+        for c in mains:
+            la, ln = math.radians(c.lat), math.radians(c.lng)
+            h = (np.sin((lat - la) / 2) ** 2
+                 + math.cos(la) * np.cos(lat) * np.sin((lng - ln) / 2) ** 2)
+            near |= 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1))) <= radius
+        neighbours = [comuni[i] for i in np.flatnonzero(near)
+                      if comuni[i].istat not in main_ids and comuni[i].province in provinces]
+        districts.append(_District(
+            key=spec["key"], label=spec["label"], weight=float(spec["weight"]), mains=mains,
+            main_cum=list(accumulate(_town_weight(c.population) for c in mains)),
+            neighbours=neighbours,
+            neighbour_cum=list(accumulate(_town_weight(c.population) for c in neighbours)),
+            mix=dict(spec["mix"]),
+        ))
+    background_cum = list(accumulate(float(c.population) for c in comuni))
+    return districts, comuni, background_cum
+
+
+def check_vocabularies() -> None:
+    """Check every ATECO code, comune, sector and goal of the vocabularies, or raise ValueError."""
+    from matchmaker.firms.schemas import GOALS, LEGAL_FORMS
+    from matchmaker.refdata import ateco, places
+
+    problems: list[str] = []
+    for key, sector in D.SECTORS.items():
+        for code in [*sector["codes"], *sector["secondary"]]:
+            try:
+                ateco.parse(code, "2022")
+            except ateco.AtecoError as exc:
+                problems.append(f"sector {key}: {exc}")
+        for goal in sector["goals"]:
+            if goal not in GOALS:
+                problems.append(f"sector {key}: unknown goal {goal!r}")
+        for form in sector.get("forms", {}):
+            if form not in LEGAL_FORMS:
+                problems.append(f"sector {key}: unknown legal form {form!r}")
+        for pool in ("names", "offers", "needs", "activities", "web"):
+            if not sector.get(pool):
+                problems.append(f"sector {key}: empty {pool}")
+    for spec in D.DISTRICTS:
+        for name, prov in spec["comuni"]:
+            try:
+                places.find(name, prov)
+            except places.PlaceError as exc:
+                problems.append(f"district {spec['key']}: {exc}")
+        for sector in spec["mix"]:
+            if sector not in D.SECTORS:
+                problems.append(f"district {spec['key']}: unknown sector {sector!r}")
+    for sector in D.BACKGROUND_MIX:
+        if sector not in D.SECTORS:
+            problems.append(f"background: unknown sector {sector!r}")
+    for table in (*D.FORMS_BY_SIZE.values(), D.FARM_FORMS):
+        problems += [f"unknown legal form {f!r}" for f in table if f not in LEGAL_FORMS]
+    if problems:
+        raise ValueError("demo vocabularies are invalid:\n  " + "\n  ".join(problems))
+
+
+# --------------------------------------------------------------------------- one firm
+
+
+class _Generator:
+    """Draws firms one by one, keeping P.IVA, names and web domains unique."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.districts, self.comuni, self.background_cum = _geography()
+        self.district_weights = [d.weight for d in self.districts]
+        self.pivas: set[str] = set()
+        self.names: set[str] = set()
+        self.domains: set[str] = set()
+
+    # ------------------------------------------------------------- place and sector
+
+    def place(self) -> tuple[Any, str, _District | None]:
+        """Return (comune, sector key, district or None)."""
+        rng = self.rng
+        if rng.random() < D.DISTRICT_SHARE:
+            district = rng.choices(self.districts, weights=self.district_weights)[0]
+            if district.neighbours and rng.random() < D.NEIGHBOUR_SHARE:
+                comune = rng.choices(district.neighbours, cum_weights=district.neighbour_cum)[0]
+            else:
+                comune = rng.choices(district.mains, cum_weights=district.main_cum)[0]
+            return comune, _pick(rng, district.mix), district
+        comune = rng.choices(self.comuni, cum_weights=self.background_cum)[0]
+        return comune, _pick(rng, D.BACKGROUND_MIX), None
+
+    # ------------------------------------------------------------- size
+
+    def size(self, sector: dict[str, Any]) -> tuple[str, int, int | None]:
+        """Return (size class, employees, turnover or None) consistent with EU classes."""
+        rng = self.rng
+        scale = float(sector.get("scale", 1.0))
+        weights = [SIZE_SHARES[0]] + [s * scale for s in SIZE_SHARES[1:]]
+        size = rng.choices(SIZE_CLASSES, weights=weights)[0]
+        r = rng.random()
+        if size == "micro":
+            employees = rng.choices(range(1, 10), weights=[25, 20, 15, 11, 9, 7, 5, 4, 4])[0]
+        elif size == "small":
+            employees = 10 + int(39 * r ** 1.7)
+        elif size == "medium":
+            employees = 50 + int(199 * r ** 1.8)
+        else:
+            employees = 250 + int(2500 * r ** 2.5)
+        missing = 0.15 if size == "micro" else 0.05
+        if rng.random() < missing:
+            return size, employees, None
+        low, high = sector.get("turnover", DEFAULT_TURNOVER_PER_EMPLOYEE)
+        per_head = rng.uniform(low, high) * rng.lognormvariate(0, 0.25)
+        turnover = max(25_000, employees * per_head)
+        ceiling = TURNOVER_CEILING.get(size)
+        if ceiling is not None and turnover > ceiling:
+            turnover = ceiling * rng.uniform(0.8, 0.99)
+        return size, employees, int(round(turnover, -3))
+
+    # ------------------------------------------------------------- legal form and name
+
+    def legal_form(self, sector: dict[str, Any], code: str, size: str, employees: int) -> str:
+        """Draw a legal form for the firm's size, sector and activity."""
+        rng = self.rng
+        farm_share = 0.7 if code.startswith("01") else 0.35
+        if sector.get("farm") and size in ("micro", "small") and rng.random() < farm_share:
+            table = dict(D.FARM_FORMS)
+        else:
+            table = dict(D.FORMS_BY_SIZE[size])
+        for form, extra in sector.get("forms", {}).items():
+            if form in table or size != "micro":
+                table[form] = table.get(form, 0) + extra * (3 if size != "micro" else 1)
+        if employees > 5:
+            table.pop("Ditta individuale", None)
+            table.pop("Società semplice", None) if employees > 9 else None
+        return _pick(rng, table)
+
+    def _surnames(self, comune: Any) -> list[str]:
+        return D.SURNAMES[D.REGION_SURNAMES.get(comune.region_code, "centro")]
+
+    def person(self, comune: Any) -> tuple[str, str]:
+        """Return (first name, surname) typical of the comune's region."""
+        rng = self.rng
+        pool = self._surnames(comune) if rng.random() < 0.78 else D.COMMON_SURNAMES
+        first = rng.choice(D.FIRST_NAMES_M if rng.random() < 0.72 else D.FIRST_NAMES_F)
+        return first, rng.choice(pool)
+
+    def name(self, sector: dict[str, Any], form: str, comune: Any,
+             year: int) -> tuple[str, str, str]:
+        """Return (legal name, short name, web domain without TLD), all unique."""
+        rng = self.rng
+        coop_like = re.compile(r"Cooperativ|Sociale")
+        for attempt in range(40):
+            patterns = list(sector["names"])
+            if form == "Società cooperativa":
+                coop = sector.get("coop_names", []) + [p for p in patterns if coop_like.search(p)]
+                if coop and rng.random() < 0.8:
+                    patterns = coop
+            else:
+                patterns = [p for p in patterns if not coop_like.search(p)]
+            if form in ("Ditta individuale", "Società semplice"):
+                patterns = [p for p in patterns
+                            if "&" not in p and "F.lli" not in p and "{S2}" not in p]
+            pattern = rng.choice(patterns)
+            first, surname = self.person(comune)
+            _, surname2 = self.person(comune)
+            if surname2 == surname:
+                surname2 = rng.choice(D.COMMON_SURNAMES)
+            base = pattern.format(
+                S=surname, S2=surname2, F=first, P=comune.name, X=rng.choice(sector["brand"]),
+                SAINT=rng.choice(D.SAINTS), BRAND=rng.choice(sector["brand"]),
+            )
+            if attempt >= 20:
+                base = f"{base} {comune.name}" if attempt < 30 else f"{base} {year}"
+            legal = self._legal_name(base, form, first, surname, "{S}" in pattern)
+            key = legal.casefold()
+            if key in self.names:
+                continue
+            self.names.add(key)
+            if "{S}" in pattern:
+                stem = _slug(surname) + rng.choice(sector["web"])
+            else:
+                stem = _slug(base)[:40]
+            return legal, base, self._domain(stem, comune, year)
+        raise RuntimeError("could not draw a unique firm name")  # pragma: no cover
+
+    def _legal_name(self, base: str, form: str, first: str, surname: str,
+                    has_surname: bool) -> str:
+        rng = self.rng
+        if form == "Ditta individuale":
+            return f"{base} di {surname} {first}" if has_surname else f"{base} di {first} {surname}"
+        if form == "S.n.c.":
+            if has_surname and "&" not in base and rng.random() < 0.5:
+                return f"{base} & C. S.n.c."
+            if not has_surname and rng.random() < 0.5:
+                return f"{base} di {surname} & C. S.n.c."
+            return f"{base} S.n.c."
+        if form == "S.a.s.":
+            if "&" not in base and rng.random() < 0.5:
+                return f"{base} di {first} {surname} & C. S.a.s."
+            return f"{base} S.a.s."
+        if form == "Società semplice":
+            return base + rng.choice([" Soc. Agr.", " Società Agricola S.s.", " Soc. Agr. S.s."])
+        if form == "Società cooperativa":
+            if "Cooperativ" in base:
+                return base if rng.random() < 0.5 else f"{base} Soc. Coop."
+            return base + rng.choice([" Soc. Coop.", " Società Cooperativa"])
+        if form == "Consorzio":
+            return f"Consorzio {base}"
+        if form == "S.r.l." and base.startswith(("Azienda Agricola", "Cantina", "Tenuta")):
+            return base + rng.choice([" Soc. Agr. S.r.l.", " S.r.l."])
+        return f"{base} {form}"
+
+    def _domain(self, stem: str, comune: Any, year: int) -> str:
+        stem = stem or "impresa"
+        for candidate in (stem, stem + _slug(comune.name), f"{stem}{year}"):
+            if candidate not in self.domains:
+                self.domains.add(candidate)
+                return candidate
+        n = 2
+        while f"{stem}{n}" in self.domains:
+            n += 1
+        self.domains.add(f"{stem}{n}")
+        return f"{stem}{n}"
+
+    # ------------------------------------------------------------- texts
+
+    def _phrases(self, pool: Sequence[str]) -> list[str]:
+        k = self.rng.choices((1, 2, 3), weights=(42, 40, 18))[0]
+        return self.rng.sample(list(pool), min(k, len(pool)))
+
+    def offers(self, sector_key: str, sector: dict[str, Any]) -> str:
+        """Compose an owner-style offers text from the sector's phrase pool."""
+        rng = self.rng
+        phrases = self._phrases(sector["offers"])
+        tails = SERVICE_OFFER_TAILS if sector_key in SERVICE_SECTORS else D.OFFER_TAILS
+        tail = f" {rng.choice(tails)}" if rng.random() < 0.3 else ""
+        style = rng.random()
+        if len(phrases) > 1 and style < 0.25:
+            first = rng.choice(D.OFFER_LEADS)
+            text = f"{_cap(first + phrases[0])}{tail}. "
+            text += f"{rng.choice(SECOND_OFFER_LEADS)}{_join_it(phrases[1:])}."
+            return text
+        if len(phrases) > 1 and style < 0.45:
+            return "; ".join(_cap(p) if i == 0 else p for i, p in enumerate(phrases)) + "."
+        return _cap(rng.choice(D.OFFER_LEADS) + _join_it(phrases)) + tail + "."
+
+    def needs(self, sector: dict[str, Any], comune: Any) -> str:
+        """Compose an owner-style needs text from the sector's phrase pool."""
+        rng = self.rng
+        phrases = self._phrases(sector["needs"])
+        tail = ""
+        if rng.random() < 0.3:
+            tail = " " + rng.choice(D.NEED_TAILS).format(province=comune.province_name)
+        style = rng.random()
+        lead = rng.choice(D.NEED_LEADS)
+        if len(phrases) > 1 and style < 0.25:
+            text = f"{_cap(lead + phrases[0])}{tail}. "
+            return text + f"{rng.choice(SECOND_NEED_LEADS)}{_join_it(phrases[1:])}."
+        if len(phrases) > 1 and style < 0.4:
+            return f"{(lead.strip() or 'Cerchiamo')}: {'; '.join(phrases)}{tail}."
+        return _cap(lead + _join_it(phrases)) + tail + "."
+
+    def description(self, sector: dict[str, Any], short: str, comune: Any, size: str,
+                    year: int, employees: int) -> str:
+        """Write one or two sentences presenting the firm."""
+        rng = self.rng
+        text = rng.choice(D.DESCRIPTION_TEMPLATES).format(
+            year=year, comune=comune.name, province=comune.province,
+            activity=rng.choice(sector["activities"]), kind=rng.choice(D.KINDS_BY_SIZE[size]),
+            short=short, a_comune=_a(comune.name),
+        )
+        text = _cap(text)
+        if rng.random() < 0.55:
+            extras = list(sector.get("extras", []))
+            generation = min(4, 1 + (2024 - year) // 28)
+            if generation >= 2:
+                extras.append(f"Oggi l'azienda è guidata dalla {GENERATIONS[generation]} "
+                              "generazione della famiglia.")
+            if employees >= 3:
+                extras.append(f"Contiamo {employees} addetti.")
+            if extras:
+                text += " " + rng.choice(extras)
+        return text
+
+    def goals(self, sector: dict[str, Any], size: str) -> list[str]:
+        """Draw 1-4 goals correlated with the sector and the firm's size."""
+        from matchmaker.firms.schemas import GOALS
+
+        rng = self.rng
+        weights = {g: 0.3 for g in GOALS}
+        for goal, w in sector["goals"].items():
+            weights[goal] += w
+        boost = D.SMALL_FIRM_GOALS if size == "micro" else D.LARGE_FIRM_GOALS
+        for goal, factor in boost.items():
+            weights[goal] *= factor
+        k_weights = {"micro": (45, 35, 15, 5), "small": (25, 35, 25, 15)}.get(
+            size, (15, 30, 30, 25))
+        k = rng.choices((1, 2, 3, 4), weights=k_weights)[0]
+        return sorted(_sample_weighted(rng, weights, k))
+
+    # ------------------------------------------------------------- the firm
+
+    def firm(self) -> dict[str, Any]:
+        """Draw one firm dict (validate_firm keys plus _sector and _district)."""
+        rng = self.rng
+        comune, sector_key, district = self.place()
+        sector = D.SECTORS[sector_key]
+        code = _pick(rng, sector["codes"])
+        size, employees, turnover = self.size(sector)
+        form = self.legal_form(sector, code, size, employees)
+        if size == "micro" and form == "Ditta individuale":
+            employees = min(employees, rng.randint(1, 4))
+            if turnover is not None:
+                turnover = min(turnover, int(round(employees * rng.uniform(60_000, 180_000), -3)))
+        r = rng.random()
+        if size in ("micro", "small"):
+            year = 2023 - int(63 * r ** 1.4)
+        else:
+            year = 2015 - int(70 * r ** 0.8)
+        if form == "S.r.l.s.":
+            year = rng.randint(2013, 2023)
+        legal, short, domain = self.name(sector, form, comune, year)
+
+        others = [c for c in sector["secondary"] if c != code]
+        n_secondary = rng.choices((0, 1, 2), weights=(55, 30, 15))[0]
+        secondary = rng.sample(others, min(n_secondary, len(others)))
+
+        offers = self.offers(sector_key, sector)
+        needs = self.needs(sector, comune)
+        blank = rng.random()
+        if blank < 0.05:
+            offers, needs = "", ""
+        elif blank < 0.08:
+            needs = ""
+        elif blank < 0.10:
+            offers = ""
+
+        email: str | None
+        website: str | None
+        if size == "micro" and rng.random() < 0.3:
+            local = _slug(short)[:24]
+            email = f"{local}{rng.choice(['', str(year % 100), '.' + str(comune.istat[-2:])])}" \
+                    f"@{rng.choice(D.FREE_MAIL)}"
+            website = None
+        else:
+            email = f"{rng.choice(D.EMAIL_LOCALS)}@{domain}.it"
+            has_site = rng.random() < (0.6 if size == "micro" else 0.96)
+            website = (rng.choice(["www.", "https://www."]) + domain + ".it") if has_site else None
+        if rng.random() < 0.04:
+            email = None
+
+        serial_base = max(0.0, min(1.0, (year - 1945) / 80))
+        serial = int(serial_base * 1_800_000 * rng.uniform(0.85, 1.1)) + rng.randint(1, 99_999)
+        piva = partita_iva(serial, comune.istat)
+        while piva in self.pivas:
+            piva = partita_iva(rng.randint(1, 9_999_999), comune.istat)
+        self.pivas.add(piva)
+
+        return {
+            "partita_iva": piva,
+            "name": legal,
+            "legal_form": form,
+            "ateco": code,
+            "ateco_edition": "2022",
+            "ateco_secondary": secondary,
+            "comune_istat": comune.istat,
+            "employees": employees,
+            "turnover_eur": turnover,
+            "offers": offers,
+            "needs": needs,
+            "goals": self.goals(sector, size),
+            "email": email,
+            "website": website,
+            "description": self.description(sector, short, comune, size, year, employees),
+            "visibility": _pick(rng, VISIBILITY_WEIGHTS),
+            "_sector": sector_key,
+            "_district": district.key if district else None,
+        }
+
+
+def generate_firms(n: int, seed: int) -> list[dict[str, Any]]:
+    """Return n demo firm dicts, the same for the same (n, seed); no database needed."""
+    if n < 0:
+        raise ValueError("the number of firms cannot be negative")
+    check_vocabularies_once()
+    gen = _Generator(seed)
+    return [gen.firm() for _ in range(n)]
+
+
+@lru_cache(maxsize=1)
+def check_vocabularies_once() -> bool:
+    """Run check_vocabularies once per process."""
+    check_vocabularies()
+    return True
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class DemoSummary:
+    """What seed_demo wrote."""
+
+    firms: int
+    users: int
+    memberships: int
+    seed: int
+    seconds: float
+    accounts: list[tuple[str, str]] = field(default_factory=list)
+    password: str = D.DEMO_PASSWORD
+    by_district: dict[str, int] = field(default_factory=dict)
+    by_size: dict[str, int] = field(default_factory=dict)
+    by_region: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Return a human-readable report of the seeded data and the demo logins."""
+        lines = [
+            f"Demo data (seed {self.seed}): {self.firms} firms, {self.users} users, "
+            + f"{self.memberships} firm memberships in {self.seconds:.1f} s."
+        ]
+        if self.by_size:
+            lines.append("Size: " + ", ".join(f"{k} {v}" for k, v in self.by_size.items()))
+        if self.by_district:
+            top = sorted(self.by_district.items(), key=lambda kv: (-kv[1], kv[0]))
+            lines.append("Districts: " + ", ".join(f"{k} {v}" for k, v in top))
+        if self.by_region:
+            top = sorted(self.by_region.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+            lines.append("Top regions: " + ", ".join(f"{k} {v}" for k, v in top))
+        if self.accounts:
+            lines.append(f"Accounts (password {self.password!r}):")
+            lines += [f"  {email:<36} {role}" for email, role in self.accounts]
+        return "\n".join(lines)
+
+
+def _choose_owned(rng: random.Random, rows: list[dict[str, Any]], count: int,
+                  taken: set[int]) -> list[int]:
+    """Pick the demo owner's firms: small Brianza furniture-chain firms first."""
+    from matchmaker.refdata import places
+
+    def ok(i: int) -> bool:
+        return i not in taken
+
+    tiers = [
+        [i for i, r in enumerate(rows) if r["_district"] == D.DEMO_OWNER_DISTRICT
+         and r["_sector"] in ("furniture", "wood", "home_textiles") and (r["employees"] or 0) < 50],
+        [i for i, r in enumerate(rows) if r["_district"] == D.DEMO_OWNER_DISTRICT],
+        [i for i, r in enumerate(rows)
+         if (c := places.get(r["comune_istat"])) is not None and c.province in ("MB", "CO")],
+        list(range(len(rows))),
+    ]
+    chosen: list[int] = []
+    for tier in tiers:
+        candidates = [i for i in tier if ok(i) and i not in chosen]
+        rng.shuffle(candidates)
+        chosen += candidates[: count - len(chosen)]
+        if len(chosen) >= count:
+            break
+    return chosen
+
+
+def seed_demo(
+    session: Any,
+    *,
+    firms: int = 2000,
+    seed: int = 42,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    """Write the demo firms, accounts and memberships into an empty registry (no commit)."""
+    from sqlalchemy import select
+
+    from matchmaker.accounts import service as accounts
+    from matchmaker.firms.models import Firm
+    from matchmaker.firms.schemas import FirmInvalid, validate_firm
+    from matchmaker.firms.service import create_firm
+    from matchmaker.refdata import places
+
+    if firms < 1:
+        raise ValueError("the demo needs at least 1 firm")
+    if session.scalar(select(Firm.id).limit(1)) is not None:
+        raise ValueError(
+            "the database already has firms: the demo dataset loads only into an empty "
+            "registry (use a new database, or delete the firms first)"
+        )
+    started = time.perf_counter()
+    rows = generate_firms(firms, seed)
+    total = len(rows)
+    firm_ids: list[int] = []
+    for done, row in enumerate(rows, 1):
+        payload = {k: v for k, v in row.items() if not k.startswith("_")}
+        try:
+            firm = create_firm(session, data=validate_firm(payload))
+        except FirmInvalid as exc:
+            raise ValueError(f"demo firm {row['name']!r} is invalid: {exc}") from exc
+        firm_ids.append(firm.id)
+        if done % BATCH == 0 or done == total:
+            session.flush()
+            if progress is not None:
+                progress(done, total)
+
+    rng = random.Random(f"demo-users-{seed}")
+    users: dict[str, Any] = {}
+    accounts_made: list[tuple[str, str]] = []
+    for email, role, full_name in D.DEMO_ACCOUNTS:
+        user = accounts.get_user_by_email(session, email)
+        if user is None:
+            user = accounts.create_user(session, email=email, password=D.DEMO_PASSWORD,
+                                        role=role, full_name=full_name)
+        users[email] = user
+        accounts_made.append((email, role))
+
+    memberships = 0
+    taken: set[int] = set()
+    owner = users[D.DEMO_OWNER_EMAIL]
+    for i in _choose_owned(rng, rows, min(D.DEMO_OWNER_FIRMS, total), taken):
+        accounts.add_firm_member(session, user=owner, firm_id=firm_ids[i], role="owner")
+        taken.add(i)
+        memberships += 1
+
+    extra = min(D.EXTRA_OWNERS, max(1, total // 100))
+    free = [i for i in range(total) if i not in taken]
+    rng.shuffle(free)
+    used_emails = set(users)
+    for _ in range(extra):
+        if not free:
+            break
+        owned = [free.pop() for _ in range(min(len(free), rng.choice((1, 1, 2, 3))))]
+        comune = places.get(rows[owned[0]]["comune_istat"])
+        region = D.REGION_SURNAMES.get(comune.region_code if comune else "", "centro")
+        surname = rng.choice(D.SURNAMES[region])
+        first = rng.choice(D.FIRST_NAMES_M + D.FIRST_NAMES_F)
+        email = f"{_slug(first)}.{_slug(surname)}@{D.DEMO_DOMAIN}"
+        n = 2
+        while email in used_emails:
+            email = f"{_slug(first)}.{_slug(surname)}{n}@{D.DEMO_DOMAIN}"
+            n += 1
+        used_emails.add(email)
+        user = accounts.get_user_by_email(session, email)
+        if user is None:
+            user = accounts.create_user(session, email=email, password=D.DEMO_PASSWORD,
+                                        role="owner", full_name=f"{first} {surname}")
+        users[email] = user
+        accounts_made.append((email, "owner"))
+        for i in owned:
+            accounts.add_firm_member(session, user=user, firm_id=firm_ids[i], role="owner")
+            memberships += 1
+    session.flush()
+
+    from matchmaker.firms.schemas import sme_class
+
+    by_size = Counter(sme_class(r["employees"], r["turnover_eur"]) or "unknown" for r in rows)
+    by_region: Counter[str] = Counter()
+    for r in rows:
+        c = places.get(r["comune_istat"])
+        by_region[c.region if c else "?"] += 1
+    return DemoSummary(
+        firms=total,
+        users=len(users),
+        memberships=memberships,
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        accounts=accounts_made[: len(D.DEMO_ACCOUNTS)] + (
+            [(f"... and {len(accounts_made) - len(D.DEMO_ACCOUNTS)} more firm owners", "owner")]
+            if len(accounts_made) > len(D.DEMO_ACCOUNTS) else []
+        ),
+        by_district=dict(Counter(r["_district"] or "background" for r in rows)),
+        by_size={k: by_size[k] for k in (*SIZE_CLASSES, "unknown") if by_size[k]},
+        by_region=dict(by_region),
+    )
