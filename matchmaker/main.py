@@ -93,12 +93,14 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return render(
+        resp = render(
             request,
             "error.html",
             {"status_code": exc.status_code, "detail": exc.detail},
             status_code=exc.status_code,
         )
+        resp.headers.update(exc.headers or {})  # Retry-After, WWW-Authenticate, …
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
