@@ -151,10 +151,11 @@ def make_user(db: Session, test_password_hash: str):
 
     def _make(role: str = "owner", email: str | None = None, *, firms=(),
               firm_role: str = "owner", full_name: str = "", **fields):
+        values = {"language": "it", "is_active": True, "failed_logins": 0, **fields}
         user = User(
             email=(email or f"{role}-{uuid.uuid4().hex[:10]}@example.it").lower(),
             password_hash=test_password_hash, role=role, full_name=full_name or role.title(),
-            language="it", is_active=True, failed_logins=0, **fields,
+            **values,
         )
         db.add(user)
         db.flush()
@@ -206,3 +207,26 @@ def api_headers(db: Session):
         return {"Authorization": f"Bearer {plain}"}
 
     return _headers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_transactions_for_real(engine: Engine) -> None:
+    """Make SQLite roll back what the app's savepoints released.
+
+    pysqlite emits no BEGIN before a SAVEPOINT, so when a test's first write came through an
+    app session (a savepoint), releasing it committed for real and leaked into later tests.
+    SQLAlchemy's documented recipe: turn off pysqlite's own transaction handling, emit BEGIN.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn, _record) -> None:  # noqa: ANN001
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN")
+
+    engine.dispose()  # pooled connections were opened before the listeners

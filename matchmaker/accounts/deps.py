@@ -190,5 +190,5 @@ def install(app: FastAPI) -> None:
     app.router.dependencies.append(Depends(current_user))
     app.add_exception_handler(LoginRequired, _login_required_handler)
     app.add_middleware(security.NoStoreMiddleware)
-    app.add_middleware(security.CSRFMiddleware, exempt_paths=frozenset({"/api/v1/auth/token"}))
+    app.add_middleware(security.CSRFMiddleware, exempt=frozenset({("POST", "/api/v1/auth/token")}))
     app.add_middleware(security.BodySizeLimitMiddleware, max_bytes=get_settings().max_upload_bytes)

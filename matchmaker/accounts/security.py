@@ -213,9 +213,9 @@ class CSRFMiddleware:
     endpoint unchanged. Must sit inside the session middleware.
     """
 
-    def __init__(self, app: ASGIApp, *, exempt_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, *, exempt: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.app = app
-        self.exempt_paths = exempt_paths
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or "session" not in scope:
@@ -244,7 +244,7 @@ class CSRFMiddleware:
         await self.app(scope, replay, send)
 
     def _exempt(self, scope: Scope, session: dict) -> bool:
-        if scope["path"] in self.exempt_paths:
+        if (scope["method"], scope["path"]) in self.exempt:
             return True
         auth = Headers(scope=scope).get("authorization", "")
         if auth[:7].lower() == "bearer ":
