@@ -23,6 +23,7 @@ DOMAIN_ROUTE_MODULES = [
     "matchmaker.home",
     "matchmaker.firms.routes",
     "matchmaker.accounts.routes",
+    "matchmaker.refdata.routes",
 ]
 
 SECURITY_HEADERS = {

@@ -551,3 +551,65 @@ def confirm_import(
     job.content = "" if report.committed else job.content
     session.flush()
     return report
+
+
+# ---------------------------------------------------------------- counts for reference pages
+
+
+def count_firms_by_code(
+    session: Session, *, region: str | None = None, visible: Any = None
+) -> list[tuple[str, str, int]]:
+    """Return (primary ATECO code, edition, number of firms) for each code in use."""
+    stmt = select(Firm.ateco_code, Firm.ateco_edition, func.count(Firm.id)).group_by(
+        Firm.ateco_code, Firm.ateco_edition
+    )
+    if region:
+        stmt = stmt.where(Firm.region_code == region.zfill(2))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return [(code, edition, int(n)) for code, edition, n in session.execute(stmt)]
+
+
+def count_firms_by_division(
+    session: Session, *, region: str | None = None, visible: Any = None
+) -> dict[str, int]:
+    """Return the number of firms per sector division (primary code)."""
+    stmt = select(Firm.sector_division, func.count(Firm.id)).group_by(Firm.sector_division)
+    if region:
+        stmt = stmt.where(Firm.region_code == region.zfill(2))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return {division: int(n) for division, n in session.execute(stmt)}
+
+
+def count_firms_by_comune(
+    session: Session, *, region: str | None = None, visible: Any = None
+) -> dict[str, int]:
+    """Return the number of firms per comune (ISTAT code)."""
+    stmt = select(Firm.comune_istat, func.count(Firm.id)).group_by(Firm.comune_istat)
+    if region:
+        stmt = stmt.where(Firm.region_code == region.zfill(2))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return {istat: int(n) for istat, n in session.execute(stmt)}
+
+
+def firms_with_codes(
+    session: Session,
+    *,
+    codes: Iterable[tuple[str, str]],
+    region: str | None = None,
+    visible: Any = None,
+    limit: int = 5,
+) -> list[Firm]:
+    """Return up to `limit` firms, by name, whose primary (code, edition) is one of `codes`."""
+    pairs = list(codes)
+    if not pairs or limit <= 0:
+        return []
+    cond = or_(*[(Firm.ateco_code == c) & (Firm.ateco_edition == e) for c, e in pairs])
+    stmt = select(Firm).where(cond)
+    if region:
+        stmt = stmt.where(Firm.region_code == region.zfill(2))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return list(session.scalars(stmt.order_by(Firm.name, Firm.id).limit(limit)))

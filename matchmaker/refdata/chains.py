@@ -98,13 +98,18 @@ class Chain:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a code sits in one chain; specificity is the number of ATECO digits matched."""
+    """Where a code sits in one chain; specificity is the number of ATECO digits matched.
+
+    ``partial`` is True when the code is broader than the stage's prefixes (a division whose
+    stage lists only some of its classes): only part of the activity belongs there.
+    """
 
     chain_key: str
     stage_key: str
     stage_index: int | None
     position: str
     specificity: int
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,6 +313,10 @@ def _to_2022(code: str, edition: str) -> tuple[str, ...]:
         return ()
     if item.edition == "2022":
         return (item.code,)
+    if item.edition == "2025" and item.level == "division":
+        # The table maps a whole 2025 division onto every 2022 division that lent it a few
+        # subcategories (28 -> 25, 28, 33); the division's main counterpart is the useful one.
+        return (item.sector_division,) if item.sector_division else ()
     targets = ateco.convert(item.code, item.edition, "2022").targets
     if targets:
         return targets
@@ -338,13 +347,13 @@ def _match(compact: str) -> list[Position]:
                 break
         if hit is None:
             for entry in cat.below[ch.key].get(compact, ()):
-                out.append(_position(entry, len(compact)))
+                out.append(_position(entry, len(compact), partial=True))
     return out
 
 
-def _position(entry: _Entry, specificity: int) -> Position:
+def _position(entry: _Entry, specificity: int, *, partial: bool = False) -> Position:
     s = entry.stage
-    return Position(entry.chain_key, s.key, s.index, s.position, specificity)
+    return Position(entry.chain_key, s.key, s.index, s.position, specificity, partial)
 
 
 @lru_cache(maxsize=16384)
@@ -353,7 +362,9 @@ def _positions(code: str, edition: str) -> tuple[Position, ...]:
     for target in _to_2022(code, edition):
         for pos in _match(_compact(target)):
             k = (pos.chain_key, pos.stage_key)
-            if k not in best or pos.specificity > best[k].specificity:
+            if k not in best or (pos.specificity, not pos.partial) > (
+                best[k].specificity, not best[k].partial
+            ):
                 best[k] = pos
     order = {c.key: c.order for c in _catalogue().chains}
     return tuple(
