@@ -1,0 +1,1 @@
+"""The recommender: explained, reciprocal partner scores and the index that serves them."""
