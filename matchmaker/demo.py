@@ -56,6 +56,7 @@ SECOND_OFFER_LEADS = ["Inoltre offriamo ", "Proponiamo anche ", "Possiamo anche 
 SECOND_NEED_LEADS = ["Inoltre cerchiamo ", "Valutiamo anche ", "Cerchiamo anche ",
                      "Ci farebbe comodo anche "]
 GENERATIONS = {2: "seconda", 3: "terza", 4: "quarta"}
+_COOP_LIKE = re.compile(r"Cooperativ|Sociale")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -88,7 +89,9 @@ def _join_it(parts: Sequence[str]) -> str:
     """Join phrases the Italian way: "a, b e c"."""
     if len(parts) <= 1:
         return "".join(parts)
-    return ", ".join(parts[:-1]) + " e " + parts[-1]
+    last = parts[-1]
+    conj = " ed " if last[:1] in "eE" else " e "
+    return ", ".join(parts[:-1]) + conj + last
 
 
 def _a(place: str) -> str:
@@ -124,6 +127,7 @@ class _District:
     neighbours: list[Any]
     neighbour_cum: list[float]
     mix: dict[str, float]
+    exclude_codes: tuple[str, ...] = ()
 
 
 def _town_weight(population: int) -> float:
@@ -160,6 +164,7 @@ def _geography() -> tuple[list[_District], list[Any], list[float]]:
             neighbours=neighbours,
             neighbour_cum=list(accumulate(_town_weight(c.population) for c in neighbours)),
             mix=dict(spec["mix"]),
+            exclude_codes=tuple(spec.get("exclude_codes", ())),
         ))
     background_cum = list(accumulate(float(c.population) for c in comuni))
     return districts, comuni, background_cum
@@ -186,6 +191,18 @@ def check_vocabularies() -> None:
         for pool in ("names", "offers", "needs", "activities", "web"):
             if not sector.get(pool):
                 problems.append(f"sector {key}: empty {pool}")
+    for key, profiles in D.PROFILES.items():
+        if key not in D.SECTORS:
+            problems.append(f"profiles: unknown sector {key!r}")
+            continue
+        for code in profiles:
+            if code not in D.SECTORS[key]["codes"]:
+                problems.append(f"profiles: {code} is not a code of sector {key}")
+    mixes = {spec["key"]: spec["mix"] for spec in D.DISTRICTS}
+    for district, by_sector in D.LOCAL_OFFERS.items():
+        for sector in by_sector:
+            if sector not in mixes.get(district, {}):
+                problems.append(f"local offers: sector {sector!r} not in district {district!r}")
     for spec in D.DISTRICTS:
         for name, prov in spec["comuni"]:
             try:
@@ -289,22 +306,27 @@ class _Generator:
         first = rng.choice(D.FIRST_NAMES_M if rng.random() < 0.72 else D.FIRST_NAMES_F)
         return first, rng.choice(pool)
 
-    def name(self, sector: dict[str, Any], form: str, comune: Any,
+    def _patterns(self, names: list[str], sector: dict[str, Any], form: str) -> list[str]:
+        """Return the name patterns that fit a legal form."""
+        patterns = list(names)
+        if form == "Società cooperativa":
+            coop = sector.get("coop_names", []) + [p for p in patterns if _COOP_LIKE.search(p)]
+            if coop and self.rng.random() < 0.8:
+                patterns = coop
+        else:
+            patterns = [p for p in patterns if not _COOP_LIKE.search(p)]
+        if form in ("Ditta individuale", "Società semplice"):
+            patterns = [p for p in patterns
+                        if "&" not in p and "F.lli" not in p and "{S2}" not in p]
+        return patterns
+
+    def name(self, sector: dict[str, Any], profile: dict[str, Any], form: str, comune: Any,
              year: int) -> tuple[str, str, str]:
         """Return (legal name, short name, web domain without TLD), all unique."""
         rng = self.rng
-        coop_like = re.compile(r"Cooperativ|Sociale")
         for attempt in range(40):
-            patterns = list(sector["names"])
-            if form == "Società cooperativa":
-                coop = sector.get("coop_names", []) + [p for p in patterns if coop_like.search(p)]
-                if coop and rng.random() < 0.8:
-                    patterns = coop
-            else:
-                patterns = [p for p in patterns if not coop_like.search(p)]
-            if form in ("Ditta individuale", "Società semplice"):
-                patterns = [p for p in patterns
-                            if "&" not in p and "F.lli" not in p and "{S2}" not in p]
+            patterns = (self._patterns(profile.get("names") or sector["names"], sector, form)
+                        or self._patterns(sector["names"], sector, form) or sector["names"])
             pattern = rng.choice(patterns)
             first, surname = self.person(comune)
             _, surname2 = self.person(comune)
@@ -369,30 +391,40 @@ class _Generator:
 
     # ------------------------------------------------------------- texts
 
-    def _phrases(self, pool: Sequence[str]) -> list[str]:
+    def _phrases(self, pool: Sequence[str], local: Sequence[str] = ()) -> list[str]:
         k = self.rng.choices((1, 2, 3), weights=(42, 40, 18))[0]
+        if local and self.rng.random() < 0.6:
+            first = self.rng.choice(list(local))
+            rest = [p for p in pool if p != first]
+            return [first, *self.rng.sample(rest, min(k - 1, len(rest)))]
         return self.rng.sample(list(pool), min(k, len(pool)))
 
-    def offers(self, sector_key: str, sector: dict[str, Any]) -> str:
-        """Compose an owner-style offers text from the sector's phrase pool."""
+    def offers(self, sector_key: str, sector: dict[str, Any], profile: dict[str, Any],
+               code: str, district: _District | None) -> str:
+        """Compose an owner-style offers text from the code's or sector's phrase pool."""
         rng = self.rng
-        phrases = self._phrases(sector["offers"])
-        tails = SERVICE_OFFER_TAILS if sector_key in SERVICE_SECTORS else D.OFFER_TAILS
+        local_pool = D.LOCAL_OFFERS.get(district.key, {}).get(sector_key, {}) if district else {}
+        local = [p for p, prefixes in local_pool.items()
+                 if not prefixes or code.startswith(prefixes)]
+        phrases = self._phrases(profile.get("offers") or sector["offers"], local)
+        service = sector_key in SERVICE_SECTORS
+        tails = sector.get("tails") or (SERVICE_OFFER_TAILS if service else D.OFFER_TAILS)
+        leads = sector.get("leads") or (D.SERVICE_OFFER_LEADS if service else D.OFFER_LEADS)
         tail = f" {rng.choice(tails)}" if rng.random() < 0.3 else ""
         style = rng.random()
         if len(phrases) > 1 and style < 0.25:
-            first = rng.choice(D.OFFER_LEADS)
+            first = rng.choice(leads)
             text = f"{_cap(first + phrases[0])}{tail}. "
             text += f"{rng.choice(SECOND_OFFER_LEADS)}{_join_it(phrases[1:])}."
             return text
         if len(phrases) > 1 and style < 0.45:
             return "; ".join(_cap(p) if i == 0 else p for i, p in enumerate(phrases)) + "."
-        return _cap(rng.choice(D.OFFER_LEADS) + _join_it(phrases)) + tail + "."
+        return _cap(rng.choice(leads) + _join_it(phrases)) + tail + "."
 
-    def needs(self, sector: dict[str, Any], comune: Any) -> str:
-        """Compose an owner-style needs text from the sector's phrase pool."""
+    def needs(self, sector: dict[str, Any], profile: dict[str, Any], comune: Any) -> str:
+        """Compose an owner-style needs text from the sector's (and code's) phrase pool."""
         rng = self.rng
-        phrases = self._phrases(sector["needs"])
+        phrases = self._phrases([*sector["needs"], *profile.get("needs", [])])
         tail = ""
         if rng.random() < 0.3:
             tail = " " + rng.choice(D.NEED_TAILS).format(province=comune.province_name)
@@ -405,18 +437,19 @@ class _Generator:
             return f"{(lead.strip() or 'Cerchiamo')}: {'; '.join(phrases)}{tail}."
         return _cap(lead + _join_it(phrases)) + tail + "."
 
-    def description(self, sector: dict[str, Any], short: str, comune: Any, size: str,
-                    year: int, employees: int) -> str:
+    def description(self, sector: dict[str, Any], profile: dict[str, Any], short: str,
+                    comune: Any, size: str, year: int, employees: int) -> str:
         """Write one or two sentences presenting the firm."""
         rng = self.rng
         text = rng.choice(D.DESCRIPTION_TEMPLATES).format(
             year=year, comune=comune.name, province=comune.province,
-            activity=rng.choice(sector["activities"]), kind=rng.choice(D.KINDS_BY_SIZE[size]),
+            activity=rng.choice(profile.get("activities") or sector["activities"]),
+            kind=rng.choice(sector.get("kinds") or D.KINDS_BY_SIZE[size]),
             short=short, a_comune=_a(comune.name),
         )
         text = _cap(text)
         if rng.random() < 0.55:
-            extras = list(sector.get("extras", []))
+            extras = list(profile.get("extras") or sector.get("extras", []))
             generation = min(4, 1 + (2024 - year) // 28)
             if generation >= 2:
                 extras.append(f"Oggi l'azienda è guidata dalla {GENERATIONS[generation]} "
@@ -450,7 +483,9 @@ class _Generator:
         rng = self.rng
         comune, sector_key, district = self.place()
         sector = D.SECTORS[sector_key]
-        code = _pick(rng, sector["codes"])
+        excluded = district.exclude_codes if district else ()
+        code = _pick(rng, {c: w for c, w in sector["codes"].items() if c not in excluded})
+        profile = D.PROFILES.get(sector_key, {}).get(code, {})
         size, employees, turnover = self.size(sector)
         form = self.legal_form(sector, code, size, employees)
         if size == "micro" and form == "Ditta individuale":
@@ -462,16 +497,17 @@ class _Generator:
             year = 2023 - int(63 * r ** 1.4)
         else:
             year = 2015 - int(70 * r ** 0.8)
+        year = max(year, int(sector.get("since", 0)) + rng.randint(0, 10))
         if form == "S.r.l.s.":
             year = rng.randint(2013, 2023)
-        legal, short, domain = self.name(sector, form, comune, year)
+        legal, short, domain = self.name(sector, profile, form, comune, year)
 
         others = [c for c in sector["secondary"] if c != code]
         n_secondary = rng.choices((0, 1, 2), weights=(55, 30, 15))[0]
         secondary = rng.sample(others, min(n_secondary, len(others)))
 
-        offers = self.offers(sector_key, sector)
-        needs = self.needs(sector, comune)
+        offers = self.offers(sector_key, sector, profile, code, district)
+        needs = self.needs(sector, profile, comune)
         blank = rng.random()
         if blank < 0.05:
             offers, needs = "", ""
@@ -516,7 +552,8 @@ class _Generator:
             "goals": self.goals(sector, size),
             "email": email,
             "website": website,
-            "description": self.description(sector, short, comune, size, year, employees),
+            "description": self.description(sector, profile, short, comune, size, year,
+                                            employees),
             "visibility": _pick(rng, VISIBILITY_WEIGHTS),
             "_sector": sector_key,
             "_district": district.key if district else None,
