@@ -180,7 +180,9 @@ def _check_prefix(prefix: str, where: str) -> str:
     """Return the compact form of an ATECO 2022 prefix, raising ChainError if unknown."""
     found = ateco.lookup(prefix, "2022")
     if found is None or found.code != prefix or found.level == "section":
-        raise ChainError(f"{where}: {prefix!r} is not an ATECO 2022 code (dotted, division or finer)")
+        raise ChainError(
+            f"{where}: {prefix!r} is not an ATECO 2022 code (dotted, division or finer)"
+        )
     return _compact(prefix)
 
 
@@ -363,15 +365,20 @@ def _positions(code: str, edition: str) -> tuple[Position, ...]:
         for pos in _match(_compact(target)):
             k = (pos.chain_key, pos.stage_key)
             if k not in best or (pos.specificity, not pos.partial) > (
-                best[k].specificity, not best[k].partial
+                best[k].specificity,
+                not best[k].partial,
             ):
                 best[k] = pos
     order = {c.key: c.order for c in _catalogue().chains}
     return tuple(
         sorted(
             best.values(),
-            key=lambda p: (order[p.chain_key], p.stage_index is None, p.stage_index or 0,
-                           p.stage_key),
+            key=lambda p: (
+                order[p.chain_key],
+                p.stage_index is None,
+                p.stage_index or 0,
+                p.stage_key,
+            ),
         )
     )
 
@@ -406,7 +413,8 @@ def stage_adjacency(
             if a.chain_key != b.chain_key:
                 continue
             steps = (
-                None if a.stage_index is None or b.stage_index is None
+                None
+                if a.stage_index is None or b.stage_index is None
                 else b.stage_index - a.stage_index
             )
             links.append(StageLink(a.chain_key, a, b, steps))
@@ -431,8 +439,7 @@ def coverage_report(edition: str = "2025", codes: Iterable[str] | None = None) -
     ed = ateco._edition(edition)
     report = CoverageReport(edition=ed)
     subcategories = (
-        list(codes) if codes is not None
-        else [c.code for c in ateco.all_codes(ed, "subcategory")]
+        list(codes) if codes is not None else [c.code for c in ateco.all_codes(ed, "subcategory")]
     )
     for code in subcategories:
         report.total += 1

@@ -29,8 +29,10 @@ def cmd_io(args: argparse.Namespace) -> int:
             return 1
         session.commit()
         links = io.active_links(session)
-    print(f"Loaded {info.source} (year {info.year}) as table {info.id}: "
-          f"{info.links} division links, {info.industries} divisions; now active")
+    print(
+        f"Loaded {info.source} (year {info.year}) as table {info.id}: "
+        f"{info.links} division links, {info.industries} divisions; now active"
+    )
     if links is not None:
         top = ", ".join(f"{s.group} {s.tech_coef:.3f}" for s in io.top_suppliers(links, "28", 3))
         print(f"Check: largest inputs of machinery (28): {top}")
@@ -47,9 +49,11 @@ def cmd_chains(args: argparse.Namespace) -> int:
         stages = " -> ".join(s.key for s in ch.stages)
         print(f"  {ch.key}: {stages}")
     report = chains.coverage_report(args.edition)
-    print(f"ATECO {report.edition}: {report.total} subcategories, {report.in_chain} in a chain "
-          f"({report.support_only} as support only), {len(report.no_chain)} outside every "
-          f"chain, {len(report.unclassified)} unclassified")
+    print(
+        f"ATECO {report.edition}: {report.total} subcategories, {report.in_chain} in a chain "
+        f"({report.support_only} as support only), {len(report.no_chain)} outside every "
+        f"chain, {len(report.unclassified)} unclassified"
+    )
     for code in report.unclassified:
         print(f"  unclassified: {code}", file=sys.stderr)
     return 0 if report.ok else 1
@@ -62,7 +66,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     io_p = sub.add_parser(
         "io",
         help="load an input-output use table (Eurostat naio_10_cp1610 TSV, or the long CSV "
-             "year,product,industry,value_meur)",
+        "year,product,industry,value_meur)",
     )
     io_p.add_argument("file")
     io_p.add_argument("--year", type=int, default=None, help="year to load (default: latest)")

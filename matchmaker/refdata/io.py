@@ -29,6 +29,7 @@ import math
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -62,24 +63,70 @@ __all__ = [
 
 # NACE Rev. 2 A*64 aggregation: group -> ATECO 2007/2022 divisions (public NACE structure).
 A64_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("A01", ("01",)), ("A02", ("02",)), ("A03", ("03",)),
+    ("A01", ("01",)),
+    ("A02", ("02",)),
+    ("A03", ("03",)),
     ("B", ("05", "06", "07", "08", "09")),
-    ("C10-C12", ("10", "11", "12")), ("C13-C15", ("13", "14", "15")),
-    ("C16", ("16",)), ("C17", ("17",)), ("C18", ("18",)), ("C19", ("19",)),
-    ("C20", ("20",)), ("C21", ("21",)), ("C22", ("22",)), ("C23", ("23",)),
-    ("C24", ("24",)), ("C25", ("25",)), ("C26", ("26",)), ("C27", ("27",)),
-    ("C28", ("28",)), ("C29", ("29",)), ("C30", ("30",)), ("C31_C32", ("31", "32")),
-    ("C33", ("33",)), ("D35", ("35",)), ("E36", ("36",)), ("E37-E39", ("37", "38", "39")),
-    ("F", ("41", "42", "43")), ("G45", ("45",)), ("G46", ("46",)), ("G47", ("47",)),
-    ("H49", ("49",)), ("H50", ("50",)), ("H51", ("51",)), ("H52", ("52",)), ("H53", ("53",)),
-    ("I", ("55", "56")), ("J58", ("58",)), ("J59_J60", ("59", "60")), ("J61", ("61",)),
-    ("J62_J63", ("62", "63")), ("K64", ("64",)), ("K65", ("65",)), ("K66", ("66",)),
-    ("L68", ("68",)), ("M69_M70", ("69", "70")), ("M71", ("71",)), ("M72", ("72",)),
-    ("M73", ("73",)), ("M74_M75", ("74", "75")), ("N77", ("77",)), ("N78", ("78",)),
-    ("N79", ("79",)), ("N80-N82", ("80", "81", "82")), ("O84", ("84",)), ("P85", ("85",)),
-    ("Q86", ("86",)), ("Q87_Q88", ("87", "88")), ("R90-R92", ("90", "91", "92")),
-    ("R93", ("93",)), ("S94", ("94",)), ("S95", ("95",)), ("S96", ("96",)),
-    ("T", ("97", "98")), ("U", ("99",)),
+    ("C10-C12", ("10", "11", "12")),
+    ("C13-C15", ("13", "14", "15")),
+    ("C16", ("16",)),
+    ("C17", ("17",)),
+    ("C18", ("18",)),
+    ("C19", ("19",)),
+    ("C20", ("20",)),
+    ("C21", ("21",)),
+    ("C22", ("22",)),
+    ("C23", ("23",)),
+    ("C24", ("24",)),
+    ("C25", ("25",)),
+    ("C26", ("26",)),
+    ("C27", ("27",)),
+    ("C28", ("28",)),
+    ("C29", ("29",)),
+    ("C30", ("30",)),
+    ("C31_C32", ("31", "32")),
+    ("C33", ("33",)),
+    ("D35", ("35",)),
+    ("E36", ("36",)),
+    ("E37-E39", ("37", "38", "39")),
+    ("F", ("41", "42", "43")),
+    ("G45", ("45",)),
+    ("G46", ("46",)),
+    ("G47", ("47",)),
+    ("H49", ("49",)),
+    ("H50", ("50",)),
+    ("H51", ("51",)),
+    ("H52", ("52",)),
+    ("H53", ("53",)),
+    ("I", ("55", "56")),
+    ("J58", ("58",)),
+    ("J59_J60", ("59", "60")),
+    ("J61", ("61",)),
+    ("J62_J63", ("62", "63")),
+    ("K64", ("64",)),
+    ("K65", ("65",)),
+    ("K66", ("66",)),
+    ("L68", ("68",)),
+    ("M69_M70", ("69", "70")),
+    ("M71", ("71",)),
+    ("M72", ("72",)),
+    ("M73", ("73",)),
+    ("M74_M75", ("74", "75")),
+    ("N77", ("77",)),
+    ("N78", ("78",)),
+    ("N79", ("79",)),
+    ("N80-N82", ("80", "81", "82")),
+    ("O84", ("84",)),
+    ("P85", ("85",)),
+    ("Q86", ("86",)),
+    ("Q87_Q88", ("87", "88")),
+    ("R90-R92", ("90", "91", "92")),
+    ("R93", ("93",)),
+    ("S94", ("94",)),
+    ("S95", ("95",)),
+    ("S96", ("96",)),
+    ("T", ("97", "98")),
+    ("U", ("99",)),
 )
 GROUP_KEYS: tuple[str, ...] = tuple(g for g, _ in A64_GROUPS)
 _GROUP_INDEX = {g: i for i, g in enumerate(GROUP_KEYS)}
@@ -191,18 +238,18 @@ def division_group(division: str) -> str:
 def _normalize(raw: str) -> tuple[str | None, bool]:
     """Return (A*64 group, looks like an A*64 code) for a product or industry code."""
     code = raw.strip().upper()
-    if code.startswith("CPA_"):
-        code = code[4:]
+    code = code.removeprefix("CPA_")
     m = _CODE_RE.match(code)
     if not m:
         return None, False
     letter, first, part, _letter2, last = m.groups()
     if first is None:
-        divisions = _SECTION_DIVISIONS.get(letter, set())
-    else:
-        stop = int(last) if last else int(first)
-        divisions = {f"{n:02d}" for n in range(int(first), stop + 1)}
-        divisions &= _SECTION_DIVISIONS.get(letter, set())
+        group = _BY_DIVISIONS.get(frozenset(_SECTION_DIVISIONS.get(letter, set())))
+        # A section spanning several groups (C, G...) is an aggregate, not an A*64 code.
+        return group, group is not None
+    stop = int(last) if last else int(first)
+    divisions = {f"{n:02d}" for n in range(int(first), stop + 1)}
+    divisions &= _SECTION_DIVISIONS.get(letter, set())
     if part and (first != "68" or last):
         return None, True
     return _BY_DIVISIONS.get(frozenset(divisions)), True
@@ -215,8 +262,11 @@ def _open_text(path: Path) -> Iterator[str]:
     """Yield the lines of a text file, gzip-compressed or not, UTF-8 with or without BOM."""
     with path.open("rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gz else path.open("rb")
-    with raw, _io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+    opener = gzip.open if gz else open
+    with (
+        opener(path, "rb") as raw,
+        _io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
+    ):
         yield from text
 
 
@@ -245,8 +295,9 @@ class _Collector:
         self.cells: dict[tuple[int, str, str], str] = {}
         self.negatives: dict[int, list[str]] = {}
 
-    def add(self, where: str, year: int, product: str, industry: str, text: str,
-            strict_codes: bool) -> None:
+    def add(
+        self, where: str, year: int, product: str, industry: str, text: str, strict_codes: bool
+    ) -> None:
         """Validate and add one cell; `where` names the row for error messages."""
         is_output = product.strip().upper() in OUTPUT_CODES
         p_group, p_like = (None, True) if is_output else _normalize(product)
@@ -278,8 +329,10 @@ class _Collector:
             return
         key = (year, product.strip().upper(), industry.strip().upper())
         if key in self.cells:
-            self.errors.append(f"{where}: repeats {product.strip()} -> {industry.strip()} "
-                               f"({year}) of {self.cells[key]}")
+            self.errors.append(
+                f"{where}: repeats {product.strip()} -> {industry.strip()} "
+                f"({year}) of {self.cells[key]}"
+            )
             return
         self.cells[key] = where
         n = len(GROUP_KEYS)
@@ -324,8 +377,14 @@ def _read_long(lines: Iterator[str], collector: _Collector) -> None:
         except ValueError:
             collector.errors.append(f"{where}: year {row[col['year']].strip()!r} is not a number")
             continue
-        collector.add(where, year, row[col["product"]], row[col["industry"]],
-                      row[col["value_meur"]], strict_codes=True)
+        collector.add(
+            where,
+            year,
+            row[col["product"]],
+            row[col["industry"]],
+            row[col["value_meur"]],
+            strict_codes=True,
+        )
 
 
 def _tsv_header(first: str) -> tuple[list[str], list[str]]:
@@ -336,30 +395,39 @@ def _tsv_header(first: str) -> tuple[list[str], list[str]]:
     return dims, [c.strip() for c in cells[1:]]
 
 
+def _dimension_values(lines: Iterator[str], dims: list[str]) -> dict[str, set[str]]:
+    """Collect the values each dimension takes, to pick one slice of the cube."""
+    values: dict[str, set[str]] = {d: set() for d in dims}
+    for line in lines:
+        keys = line.split("\t", 1)[0].split(",")
+        for d, v in zip(dims, keys, strict=False):
+            values[d].add(v.strip())
+    return values
+
+
 def _read_tsv(path: Path, collector: _Collector) -> str:
     """Read the Eurostat SDMX-TSV layout into the collector; return the geo it kept."""
-    lines = _open_text(path)
-    dims, year_cols = _tsv_header(next(lines))
+    with closing(_open_text(path)) as lines:
+        dims, year_cols = _tsv_header(next(lines))
+        values = _dimension_values(lines, dims)
     prod_dim = next((d for d in _PRODUCT_DIMS if d in dims), None)
     ind_dim = next((d for d in _INDUSTRY_DIMS if d in dims), None)
     if prod_dim is None or ind_dim is None:
-        raise IOTableError([
-            f"line 1: the first column must name a product dimension ({'/'.join(_PRODUCT_DIMS)}) "
-            f"and an industry dimension ({'/'.join(_INDUSTRY_DIMS)}); found {', '.join(dims)}"
-        ])
+        raise IOTableError(
+            [
+                (
+                    f"line 1: the first column must name a product dimension "
+                    f"({'/'.join(_PRODUCT_DIMS)}) and an industry dimension "
+                    f"({'/'.join(_INDUSTRY_DIMS)}); found {', '.join(dims)}"
+                )
+            ]
+        )
     years: list[int | None] = []
     for c in year_cols:
         years.append(int(c) if c[:4].isdigit() and len(c) == 4 else None)
     if not any(y is not None for y in years):
         raise IOTableError([f"line 1: no year columns (found {', '.join(year_cols) or 'none'})"])
     others = [d for d in dims if d not in (prod_dim, ind_dim)]
-    # First pass: which values the other dimensions take, to pick one slice of the cube.
-    values: dict[str, set[str]] = {d: set() for d in others}
-    for line in lines:
-        keys = line.split("\t", 1)[0].split(",")
-        for d, v in zip(dims, keys, strict=False):
-            if d in values:
-                values[d].add(v.strip())
     chosen: dict[str, str] = {}
     problems = []
     for d in others:
@@ -392,18 +460,22 @@ def _read_tsv(path: Path, collector: _Collector) -> str:
         for year, text in zip(years, cells[1:], strict=False):
             if year is None:
                 continue
-            collector.add(f"line {n} ({year})", year, row[prod_dim], row[ind_dim], text,
-                          strict_codes=False)
+            collector.add(
+                f"line {n} ({year})", year, row[prod_dim], row[ind_dim], text, strict_codes=False
+            )
     return chosen.get("geo", "")
 
 
 def _looks_like_tsv(path: Path) -> bool:
-    first = next(_open_text(path), "")
+    """Tell whether the file's header is SDMX-TSV (tabs, dimensions before a backslash)."""
+    with closing(_open_text(path)) as lines:
+        first = next(lines, "")
     return "\t" in first and "\\" in first.split("\t", 1)[0]
 
 
-def read_use_table(path: str | Path, *, year: int | None = None,
-                   source: str | None = None) -> UseTable:
+def read_use_table(
+    path: str | Path, *, year: int | None = None, source: str | None = None
+) -> UseTable:
     """Read and validate a use table file and return one year (default: the latest)."""
     p = Path(path)
     if not p.is_file():
@@ -438,7 +510,9 @@ def read_use_table(path: str | Path, *, year: int | None = None,
         errors.append(f"{chosen}: missing industries {', '.join(missing_ind)}")
     missing_prod = [g for g in GROUP_KEYS if g not in collector.seen_products.get(chosen, set())]
     if missing_prod:
-        errors.append(f"{chosen}: missing product rows {', '.join('CPA_' + g for g in missing_prod)}")
+        errors.append(
+            f"{chosen}: missing product rows {', '.join('CPA_' + g for g in missing_prod)}"
+        )
     seen_out = collector.seen_output.get(chosen, set())
     if not seen_out:
         errors.append(f"{chosen}: missing OUTPUT row (each industry's total output, P1)")
@@ -489,7 +563,6 @@ def _group_matrices(table: UseTable) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return tech, share, upstreamness(use, output)
 
 
-
 def _divisions() -> list[str]:
     """Return every ATECO 2022 division (2 digits) in order."""
     return [d.code for d in ateco.divisions()]
@@ -513,8 +586,9 @@ def _expand(table: UseTable, *, table_id: int | None = None) -> SectorLinks:
     )
 
 
-def links_from_file(path: str | Path, year: int | None = None,
-                    source: str | None = None) -> SectorLinks:
+def links_from_file(
+    path: str | Path, year: int | None = None, source: str | None = None
+) -> SectorLinks:
     """Read a use table file straight into SectorLinks (no database)."""
     return _expand(read_use_table(path, year=year, source=source))
 
@@ -534,14 +608,20 @@ def load_io_file(
         for b in range(n):
             tech, share = float(links.tech[s, b]), float(links.share[s, b])
             if tech > 0 or share > 0:
-                rows.append({"seller_division": links.divisions[s],
-                             "buyer_division": links.divisions[b],
-                             "tech_coef": tech, "sales_share": share})
+                rows.append(
+                    {
+                        "seller_division": links.divisions[s],
+                        "buyer_division": links.divisions[b],
+                        "tech_coef": tech,
+                        "sales_share": share,
+                    }
+                )
     # A savepoint: a failure part-way leaves the caller's transaction as it was.
     with session.begin_nested():
         session.execute(update(IOTable).where(IOTable.active.is_(True)).values(active=False))
-        record = IOTable(source=table.source[:200], file_name=table.file_name[:255],
-                         year=table.year, active=True)
+        record = IOTable(
+            source=table.source[:200], file_name=table.file_name[:255], year=table.year, active=True
+        )
         session.add(record)
         session.flush()
         for row in rows:
@@ -550,12 +630,19 @@ def load_io_file(
             session.execute(insert(IOLink), rows)
         session.execute(
             insert(IOIndustry),
-            [{"io_table_id": record.id, "division": d, "upstreamness": float(u)}
-             for d, u in zip(links.divisions, links.upstreamness, strict=True)],
+            [
+                {"io_table_id": record.id, "division": d, "upstreamness": float(u)}
+                for d, u in zip(links.divisions, links.upstreamness, strict=True)
+            ],
         )
     return IOTableInfo(
-        id=record.id, source=record.source, year=record.year, loaded_at=record.loaded_at,
-        active=True, links=len(rows), industries=n,
+        id=record.id,
+        source=record.source,
+        year=record.year,
+        loaded_at=record.loaded_at,
+        active=True,
+        links=len(rows),
+        industries=n,
     )
 
 
@@ -575,7 +662,9 @@ def active_links(session: Session) -> SectorLinks | None:
     """Return the active table as dense SectorLinks (cached per table), or None."""
     row = session.execute(
         select(IOTable.id, IOTable.loaded_at, IOTable.source, IOTable.year)
-        .where(IOTable.active.is_(True)).order_by(IOTable.id.desc()).limit(1)
+        .where(IOTable.active.is_(True))
+        .order_by(IOTable.id.desc())
+        .limit(1)
     ).first()
     if row is None:
         return None
@@ -590,20 +679,27 @@ def active_links(session: Session) -> SectorLinks | None:
     n = len(divisions)
     tech, share, up = np.zeros((n, n)), np.zeros((n, n)), np.ones(n)
     for s, b, t, sh in session.execute(
-        select(IOLink.seller_division, IOLink.buyer_division, IOLink.tech_coef,
-               IOLink.sales_share).where(IOLink.io_table_id == row.id)
+        select(
+            IOLink.seller_division, IOLink.buyer_division, IOLink.tech_coef, IOLink.sales_share
+        ).where(IOLink.io_table_id == row.id)
     ):
         if s in index and b in index:
             tech[index[s], index[b]] = t
             share[index[s], index[b]] = sh
     for d, u in session.execute(
-        select(IOIndustry.division, IOIndustry.upstreamness)
-        .where(IOIndustry.io_table_id == row.id)
+        select(IOIndustry.division, IOIndustry.upstreamness).where(IOIndustry.io_table_id == row.id)
     ):
         if d in index:
             up[index[d]] = u
-    links = SectorLinks(divisions=divisions, tech=tech, share=share, upstreamness=up,
-                        source=row.source, year=row.year, table_id=row.id)
+    links = SectorLinks(
+        divisions=divisions,
+        tech=tech,
+        share=share,
+        upstreamness=up,
+        source=row.source,
+        year=row.year,
+        table_id=row.id,
+    )
     with _cache_lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))

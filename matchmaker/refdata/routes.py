@@ -1,6 +1,6 @@
 """Public reference pages (sectors, value chains) and the /api/v1/refdata search API."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -30,7 +30,7 @@ SessionDep = Depends(get_session, scope="function")
 Edition = Literal["2025", "2022", "2007"]
 
 
-def _public_firms():  # noqa: ANN202
+def _public_firms() -> Any:
     """Return the condition for firms shown on public pages: public profiles only."""
     return firms_service.visibility_clause(see_all=False)
 
@@ -68,11 +68,16 @@ def sectors_page(request: Request, q: str = "", edition: str = "2025") -> Respon
     edition = edition if edition in ("2025", "2022", "2007") else "2025"
     query = q.strip()
     hits = (
-        ateco.search(query, edition=edition, limit=50) if query
+        ateco.search(query, edition=edition, limit=50)
+        if query
         else list(ateco.all_codes(edition, "division"))
     )
-    return render(request, "refdata/sectors.html",
-                  {"q": query, "edition": edition, "hits": hits}, block="results")
+    return render(
+        request,
+        "refdata/sectors.html",
+        {"q": query, "edition": edition, "hits": hits},
+        block="results",
+    )
 
 
 @router.get("/sectors/{code}")
@@ -88,8 +93,9 @@ def sector_page(
 def chains_page(request: Request, session: Session = SessionDep) -> Response:
     """List the value chains with their stages and the firms registered in each."""
     overview = service.chains_overview(session, visible=_public_firms())
-    return render(request, "refdata/chains.html",
-                  {"overview": overview, "info": chains.catalogue_info()})
+    return render(
+        request, "refdata/chains.html", {"overview": overview, "info": chains.catalogue_info()}
+    )
 
 
 @router.get("/chains/{key}")
@@ -101,7 +107,8 @@ def chain_page(
     region_code = _region_or_none(region)
     view = service.chain_view(session, key=key, region=region_code, visible=_public_firms())
     return render(
-        request, "refdata/chain.html",
+        request,
+        "refdata/chain.html",
         {"view": view, "regions": places.regions(), "info": chains.catalogue_info()},
         block="stages",
     )
@@ -111,19 +118,36 @@ def chain_page(
 
 
 def _ateco_out(item: ateco.AtecoCode) -> AtecoOut:
-    return AtecoOut(code=item.code, edition=item.edition, level=item.level, title=item.title,
-                    title_en=item.title_en, sector_division=item.sector_division)
+    return AtecoOut(
+        code=item.code,
+        edition=item.edition,
+        level=item.level,
+        title=item.title,
+        title_en=item.title_en,
+        sector_division=item.sector_division,
+    )
 
 
 def _stage_out(stage: chains.Stage) -> StageOut:
-    return StageOut(key=stage.key, name_it=stage.name_it, name_en=stage.name_en,
-                    position=stage.position, index=stage.index, ateco=list(stage.ateco))
+    return StageOut(
+        key=stage.key,
+        name_it=stage.name_it,
+        name_en=stage.name_en,
+        position=stage.position,
+        index=stage.index,
+        ateco=list(stage.ateco),
+    )
 
 
 def _chain_out(ch: chains.Chain) -> ChainOut:
-    return ChainOut(key=ch.key, name_it=ch.name_it, name_en=ch.name_en, sources=list(ch.sources),
-                    stages=[_stage_out(s) for s in ch.stages],
-                    support=[_stage_out(s) for s in ch.support])
+    return ChainOut(
+        key=ch.key,
+        name_it=ch.name_it,
+        name_en=ch.name_en,
+        sources=list(ch.sources),
+        stages=[_stage_out(s) for s in ch.stages],
+        support=[_stage_out(s) for s in ch.support],
+    )
 
 
 @api_router.get("/ateco", response_model=list[AtecoOut])
@@ -144,8 +168,16 @@ def api_comuni(
     except places.PlaceError as exc:
         raise HTTPException(422, str(exc)) from None
     return [
-        ComuneOut(istat=c.istat, name=c.name, province=c.province, province_name=c.province_name,
-                  region=c.region, region_code=c.region_code, lat=c.lat, lng=c.lng)
+        ComuneOut(
+            istat=c.istat,
+            name=c.name,
+            province=c.province,
+            province_name=c.province_name,
+            region=c.region,
+            region_code=c.region_code,
+            lat=c.lat,
+            lng=c.lng,
+        )
         for c in hits
     ]
 
@@ -153,8 +185,11 @@ def api_comuni(
 @api_router.get("/chains", response_model=ChainsOut)
 def api_chains() -> ChainsOut:
     """Return every value chain with its stages, support functions, prefixes and sources."""
-    return ChainsOut(version=chains.catalogue_info()["version"], ateco_edition="2022",
-                     chains=[_chain_out(c) for c in chains.chains()])
+    return ChainsOut(
+        version=chains.catalogue_info()["version"],
+        ateco_edition="2022",
+        chains=[_chain_out(c) for c in chains.chains()],
+    )
 
 
 @api_router.get("/chains/{key}", response_model=ChainOut)
@@ -164,7 +199,9 @@ def api_chain(key: str) -> ChainOut:
 
 
 @api_router.get("/sectors/{code}", response_model=SectorOut)
-def api_sector(code: str, edition: Edition | None = None, session: Session = SessionDep) -> SectorOut:
+def api_sector(
+    code: str, edition: Edition | None = None, session: Session = SessionDep
+) -> SectorOut:
     """Return a sector's chain positions, input-output links and number of public firms."""
     view = _sector_or_404(session, code, edition)
     links_out = None
@@ -173,21 +210,40 @@ def api_sector(code: str, edition: Edition | None = None, session: Session = Ses
             source=view.links.source,
             year=view.links.year,
             upstreamness=view.upstreamness,
-            suppliers=[LinkOut(group=r.group, divisions=[d.code for d in r.divisions],
-                               tech_coef=r.tech_coef, sales_share=r.sales_share)
-                       for r in view.suppliers],
-            customers=[LinkOut(group=r.group, divisions=[d.code for d in r.divisions],
-                               tech_coef=r.tech_coef, sales_share=r.sales_share)
-                       for r in view.customers],
+            suppliers=[
+                LinkOut(
+                    group=r.group,
+                    divisions=[d.code for d in r.divisions],
+                    tech_coef=r.tech_coef,
+                    sales_share=r.sales_share,
+                )
+                for r in view.suppliers
+            ],
+            customers=[
+                LinkOut(
+                    group=r.group,
+                    divisions=[d.code for d in r.divisions],
+                    tech_coef=r.tech_coef,
+                    sales_share=r.sales_share,
+                )
+                for r in view.customers
+            ],
         )
     found = chains.positions(view.code.code, view.code.edition)
     return SectorOut(
         code=_ateco_out(view.code),
-        positions=[PositionOut(chain_key=p.chain_key, stage_key=p.stage_key,
-                               stage_index=p.stage_index, position=p.position,
-                               specificity=p.specificity, partial=p.partial) for p in found],
+        positions=[
+            PositionOut(
+                chain_key=p.chain_key,
+                stage_key=p.stage_key,
+                stage_index=p.stage_index,
+                position=p.position,
+                specificity=p.specificity,
+                partial=p.partial,
+            )
+            for p in found
+        ],
         no_chain_reason=view.no_chain_reason,
         io=links_out,
         firm_count=view.firm_count,
     )
-

@@ -90,8 +90,12 @@ def _under(firm_code: str, firm_edition: str, code: str, edition: str) -> bool:
 
 def _link_rows(items: Iterable[io.LinkedSector]) -> list[LinkRow]:
     return [
-        LinkRow(item.group, [ateco.parse(d, "2022") for d in item.divisions],
-                item.tech_coef, item.sales_share)
+        LinkRow(
+            item.group,
+            [ateco.parse(d, "2022") for d in item.divisions],
+            item.tech_coef,
+            item.sales_share,
+        )
         for item in items
     ]
 
@@ -133,12 +137,12 @@ def sector_view(
         divisions = {c.code for c in view.children}
         counts = firms_service.count_firms_by_code(session, visible=visible)
         view.firm_count = sum(
-            n for c, e, n in counts
-            if any(_under(c, e, d, item.edition) for d in divisions)
+            n for c, e, n in counts if any(_under(c, e, d, item.edition) for d in divisions)
         )
     else:
         view.firm_count = sum(
-            n for c, e, n in firms_service.count_firms_by_code(session, visible=visible)
+            n
+            for c, e, n in firms_service.count_firms_by_code(session, visible=visible)
             if _under(c, e, item.code, item.edition)
         )
     return view
@@ -172,13 +176,18 @@ def chain_view(
     def build(stage: Stage, with_firms: bool) -> StageView:
         firms = (
             firms_service.firms_with_codes(
-                session, codes=codes_in.get(stage.key, []), region=region, visible=visible,
+                session,
+                codes=codes_in.get(stage.key, []),
+                region=region,
+                visible=visible,
                 limit=firms_per_stage,
             )
-            if with_firms else []
+            if with_firms
+            else []
         )
-        return StageView(stage, [ateco.parse(c, "2022") for c in stage.ateco],
-                         per_stage.get(stage.key, 0), firms)
+        return StageView(
+            stage, [ateco.parse(c, "2022") for c in stage.ateco], per_stage.get(stage.key, 0), firms
+        )
 
     return ChainView(
         chain=ch,

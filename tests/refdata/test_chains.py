@@ -8,10 +8,24 @@ from matchmaker.refdata import ateco, chains
 from matchmaker.refdata.chains import ChainError, UnknownChain
 
 REQUIRED = {
-    "agrifood", "wine", "textiles_fashion", "leather_footwear", "wood_furniture",
-    "mechanics_machinery", "metalworking", "automotive", "ceramics_building_materials",
-    "construction", "tourism_hospitality", "ict", "logistics", "chemicals_plastics", "eyewear",
-    "jewellery", "energy_environment", "health_social_care",
+    "agrifood",
+    "wine",
+    "textiles_fashion",
+    "leather_footwear",
+    "wood_furniture",
+    "mechanics_machinery",
+    "metalworking",
+    "automotive",
+    "ceramics_building_materials",
+    "construction",
+    "tourism_hospitality",
+    "ict",
+    "logistics",
+    "chemicals_plastics",
+    "eyewear",
+    "jewellery",
+    "energy_environment",
+    "health_social_care",
 }
 SUPPORT = {"design", "logistics", "maintenance", "testing", "marketing", "ict", "finance"}
 

@@ -16,9 +16,6 @@ from tests.refdata.test_io import _cells, _write_long
 @pytest.fixture()
 def cli_db(db: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
     """Make the command's sessions join the test transaction."""
-    # Open the test's own savepoint first: on pysqlite the outer BEGIN is deferred, so the
-    # command's savepoint would otherwise be the outermost one and its commit would stick.
-    db.scalar(select(func.count()).select_from(IOTable))
     monkeypatch.setattr(refdata_cli, "session_factory", db.info["test_factory"])
     return db
 
@@ -46,7 +43,9 @@ def test_cli_rejects_a_bad_table_naming_the_row(
     assert cli_db.scalar(select(func.count()).select_from(IOTable)) == 0
 
 
-def test_cli_year_option(cli_db: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_year_option(
+    cli_db: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _write_long(tmp_path / "two.csv", _cells(2015) + _cells(2016))
     assert cli.main(["refdata", "io", str(path), "--year", "2015"]) == 0
     assert "(year 2015)" in capsys.readouterr().out

@@ -19,8 +19,9 @@ SHARED_MAPPING = Path("data/io/ateco2007_division_to_a64.csv")
 
 def _industry_code(group: str) -> str:
     """Spell an A*64 group the way Eurostat's SDMX release spells industries (C10T12)."""
-    return re.sub(r"([-_])[A-U](\d{2})",
-                  lambda m: ("T" if m.group(1) == "-" else "_") + m.group(2), group)
+    return re.sub(
+        r"([-_])[A-U](\d{2})", lambda m: ("T" if m.group(1) == "-" else "_") + m.group(2), group
+    )
 
 
 def _cells(year: int = 2016) -> list[tuple[int, str, str, float]]:
@@ -140,20 +141,35 @@ def test_upstreamness_of_a_two_stage_chain() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda rows: rows.__setitem__(5, (2016, rows[5][1], rows[5][2], -4.0)),
-         "line 7: negative value -4"),
+        (
+            lambda rows: rows.__setitem__(5, (2016, rows[5][1], rows[5][2], -4.0)),
+            "line 7: negative value -4",
+        ),
         (lambda rows: rows.append((2016, "CPA_C25", "Z99", 1.0)), "unknown industry 'Z99'"),
         (lambda rows: rows.append((2016, "CPA_C99", "C28", 1.0)), "unknown product 'CPA_C99'"),
-        (lambda rows: rows.__setitem__(3, (2016, rows[3][1], rows[3][2], "abc")),
-         "line 5: value 'abc'"),
-        (lambda rows: rows.__setitem__(slice(None), [r for r in rows if r[1] != "OUTPUT"]),
-         "missing OUTPUT row"),
-        (lambda rows: rows.__setitem__(slice(None), [r for r in rows if r[2] != "C28"]),
-         "missing industries C28"),
+        (
+            lambda rows: rows.__setitem__(3, (2016, rows[3][1], rows[3][2], "abc")),
+            "line 5: value 'abc'",
+        ),
+        (
+            lambda rows: rows.__setitem__(slice(None), [r for r in rows if r[1] != "OUTPUT"]),
+            "missing OUTPUT row",
+        ),
+        (
+            lambda rows: rows.__setitem__(slice(None), [r for r in rows if r[2] != "C28"]),
+            "missing industries C28",
+        ),
         (lambda rows: rows.append(rows[0]), "repeats"),
     ],
-    ids=["negative", "unknown-industry", "unknown-product", "not-a-number", "no-output",
-         "missing-industry", "duplicate"],
+    ids=[
+        "negative",
+        "unknown-industry",
+        "unknown-product",
+        "not-a-number",
+        "no-output",
+        "missing-industry",
+        "duplicate",
+    ],
 )
 def test_bad_tables_fail_naming_the_row_and_load_nothing(
     db: Session, tmp_path: Path, mutate, message: str
@@ -168,12 +184,15 @@ def test_bad_tables_fail_naming_the_row_and_load_nothing(
 
 
 def test_wrong_columns_and_missing_year(tmp_path: Path) -> None:
-    path = _write_long(tmp_path / "x.csv", [(2016, "CPA_C25", "C28", 1.0, "x")],
-                       header=(*io.LONG_COLUMNS, "note"))
+    path = _write_long(
+        tmp_path / "x.csv", [(2016, "CPA_C25", "C28", 1.0, "x")], header=(*io.LONG_COLUMNS, "note")
+    )
     with pytest.raises(io.IOTableError, match="line 1: unknown columns note"):
         io.read_use_table(path)
     path = _write_long(tmp_path / "ok.csv", _cells())
-    with pytest.raises(io.IOTableError, match=r"year 2015 is not in the file \(years with data: 2016\)"):
+    with pytest.raises(
+        io.IOTableError, match=r"year 2015 is not in the file \(years with data: 2016\)"
+    ):
         io.read_use_table(path, year=2015)
 
 
@@ -183,7 +202,7 @@ def test_a_failure_while_writing_leaves_nothing(
     path = _write_long(tmp_path / "t.csv", _cells())
     real_insert = io.insert
 
-    def failing_insert(table):  # noqa: ANN001, ANN202
+    def failing_insert(table: object) -> object:
         if table is IOIndustry:
             raise RuntimeError("disk full")
         return real_insert(table)
@@ -221,7 +240,9 @@ def test_links_read_back_from_the_database_equal_the_file(db: Session, tmp_path:
     assert np.allclose(stored.upstreamness, direct.upstreamness)
 
 
-def _write_tsv(path: Path, rows: list[tuple[int, str, str, float]], *, compress: bool = False) -> Path:
+def _write_tsv(
+    path: Path, rows: list[tuple[int, str, str, float]], *, compress: bool = False
+) -> Path:
     """Write rows as Eurostat SDMX-TSV, with a second unit and a second year to ignore."""
     lines = ["freq,unit,stk_flow,induse,prod_na,geo\\TIME_PERIOD\t2015 \t2016 "]
     for i, (_year, product, industry, value) in enumerate(rows):
@@ -232,6 +253,8 @@ def _write_tsv(path: Path, rows: list[tuple[int, str, str, float]], *, compress:
     # Final uses and value added appear in real downloads and are not industries or products.
     lines.append("A,MIO_EUR,TOTAL,P3_S14,CPA_C28,IT\t: \t5.0")
     lines.append("A,MIO_EUR,TOTAL,C28,B1G,IT\t: \t7.0")
+    lines.append("A,MIO_EUR,TOTAL,C,CPA_C28,IT\t: \t9.0")
+    lines.append("A,MIO_EUR,TOTAL,TOTAL,CPA_TOTAL,IT\t: \t11.0")
     text = "\n".join(lines) + "\n"
     if compress:
         path.write_bytes(gzip.compress(text.encode()))

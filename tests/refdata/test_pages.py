@@ -16,8 +16,14 @@ SHARED_TABLE = Path("data/io/italy_use_table_basic_prices_2010_2016.csv")
 
 
 def _firm(db: Session, serial: int, ateco: str, comune: str, **over: object) -> Firm:
-    payload = firm_payload(serial, ateco=ateco, ateco_edition="2022", comune_istat=comune,
-                           name=f"Impresa {serial} S.r.l.", **over)
+    payload = firm_payload(
+        serial,
+        ateco=ateco,
+        ateco_edition="2022",
+        comune_istat=comune,
+        name=f"Impresa {serial} S.r.l.",
+        **over,
+    )
     return firms_service.create_firm(db, data=validate_firm(payload))
 
 
@@ -109,7 +115,9 @@ def test_sector_page_with_the_shared_table(client, db: Session, shared_dir: Path
     soup = _soup(client.get("/sectors/28?lang=en").text)
     section = soup.select_one("#io")
     assert "Eurostat naio_10_cp1610, Italy 2016" in section.get_text()
-    suppliers = [tr.select_one("td a").get_text(strip=True) for tr in section.select("#suppliers tbody tr")]
+    suppliers = [
+        tr.select_one("td a").get_text(strip=True) for tr in section.select("#suppliers tbody tr")
+    ]
     assert len(suppliers) == 5 and "25" in suppliers[:3]
     assert len(section.select("#customers tbody tr")) == 5
     assert soup.select_one("#no-io") is None
@@ -130,7 +138,9 @@ def test_api_ateco_and_comuni_search(client) -> None:
     hits = client.get("/api/v1/refdata/ateco", params={"q": "25.62", "edition": "2022"}).json()
     assert hits[0]["code"] == "25.62" and hits[0]["edition"] == "2022"
     assert client.get("/api/v1/refdata/ateco", params={"q": ""}).json() == []
-    assert client.get("/api/v1/refdata/ateco", params={"q": "x", "edition": "1999"}).status_code == 422
+    assert (
+        client.get("/api/v1/refdata/ateco", params={"q": "x", "edition": "1999"}).status_code == 422
+    )
     comuni = client.get("/api/v1/refdata/comuni", params={"q": "Lissone"}).json()
     assert comuni[0]["istat"] == "108028" and comuni[0]["province"] == "MB"
     bad = client.get("/api/v1/refdata/comuni", params={"q": "a", "province": "ZZ"})
