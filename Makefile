@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench lint clean demo docker-steps
+.PHONY: run test install bench lint clean demo docker-steps fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check matchmaker tests
+
+# Fuzz the JSON API from /openapi.json with schemathesis, in-process; stopped after 10 minutes.
+# FUZZ_EXAMPLES sets the generated requests per operation.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,fuzz]'
+	MATCHMAKER_FUZZ=1 MATCHMAKER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 600 \
+	  $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 # The Dockerfile's steps without a Docker engine: install, migrate, warm the refdata cache,
 # start the server the way CMD does and probe /healthz and /readyz.

@@ -222,11 +222,11 @@ def _sqlite_transactions_for_real(engine: Engine) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_conn, _record) -> None:  # noqa: ANN001
+    def _no_implicit_transactions(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # noqa: ANN001
+    def _begin(conn) -> None:
         conn.exec_driver_sql("BEGIN")
 
     engine.dispose()  # pooled connections were opened before the listeners

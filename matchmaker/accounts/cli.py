@@ -109,6 +109,20 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_prune(args: argparse.Namespace) -> int:
+    """Delete audit events past the retention period, and dead reset links and API tokens."""
+    from datetime import timedelta
+
+    with open_session() as session:
+        report = service.prune(session, older_than=timedelta(days=args.days))
+        session.commit()
+    print(
+        f"Removed {report.audit_events} audit events older than {args.days} days, "
+        f"{report.reset_tokens} reset links and {report.api_tokens} API tokens no longer valid"
+    )
+    return 0
+
+
 def add_cli(subparsers: Any) -> None:
     """Add the `users` command and its sub-commands to the `matchmaker` parser."""
     p = subparsers.add_parser("users", help="manage accounts")
@@ -138,3 +152,14 @@ def add_cli(subparsers: Any) -> None:
     listing = sub.add_parser("list", help="list accounts")
     listing.add_argument("--q", default="", help="only emails or names containing this")
     listing.set_defaults(func=cmd_users_list)
+
+    prune = sub.add_parser(
+        "prune", help="delete old audit events and dead tokens (run it daily, e.g. from cron)"
+    )
+    prune.add_argument(
+        "--days",
+        type=int,
+        default=service.AUDIT_RETENTION.days,
+        help="keep audit events this many days (default: %(default)s)",
+    )
+    prune.set_defaults(func=cmd_users_prune)

@@ -639,6 +639,41 @@ def audit_events(
     return Page(list(items), page, per_page, total)
 
 
+AUDIT_RETENTION = timedelta(days=365)
+
+
+@dataclass
+class PruneReport:
+    """How many old records a prune removed."""
+
+    audit_events: int
+    reset_tokens: int
+    api_tokens: int
+
+
+def prune(session: Session, *, older_than: timedelta = AUDIT_RETENTION) -> PruneReport:
+    """Delete audit events older than the retention period and dead tokens.
+
+    Dead tokens are reset links that were used or expired and API tokens that were revoked
+    or expired, once they are older than a day (kept that long to explain a failed attempt).
+    """
+    now = utcnow()
+    events = session.execute(
+        delete(AuditEvent).where(AuditEvent.created_at < now - older_than)
+    ).rowcount
+    grace = now - timedelta(days=1)
+    resets = session.execute(
+        delete(PasswordResetToken).where(
+            or_(PasswordResetToken.used_at < grace, PasswordResetToken.expires_at < grace)
+        )
+    ).rowcount
+    tokens = session.execute(
+        delete(ApiToken).where(or_(ApiToken.revoked_at < grace, ApiToken.expires_at < grace))
+    ).rowcount
+    session.flush()
+    return PruneReport(events or 0, resets or 0, tokens or 0)
+
+
 # --- personal data: export and erasure ------------------------------------------------------
 
 ExportHook = Callable[[Session, User], Any]
@@ -673,6 +708,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _memberships_export(session: Session, user: User) -> list[dict[str, Any]]:
+    from matchmaker.firms.models import Firm
+
+    out = []
+    for firm_id, role in sorted(memberships_for(session, user).items()):
+        firm = session.get(Firm, firm_id)
+        out.append(
+            {
+                "firm_id": firm_id,
+                "partita_iva": firm.partita_iva if firm else None,
+                "name": firm.name if firm else None,
+                "role": role,
+            }
+        )
+    return out
+
+
 def export_user_data(session: Session, *, user: User) -> dict[str, Any]:
     """Return everything the platform holds about the user, as JSON-ready data."""
     tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
@@ -698,9 +750,7 @@ def export_user_data(session: Session, *, user: User) -> dict[str, Any]:
             "created_at": _iso(user.created_at),
             "updated_at": _iso(user.updated_at),
         },
-        "firm_memberships": [
-            {"firm_id": fid, "role": role} for fid, role in memberships_for(session, user).items()
-        ],
+        "firm_memberships": _memberships_export(session, user),
         "api_tokens": [
             {
                 "name": t.name,

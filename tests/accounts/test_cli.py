@@ -82,3 +82,30 @@ def test_reset_link_unlock_and_list(cli_session, make_user, capsys) -> None:
     assert link.startswith("https://mm.example/password-reset/confirm?token=")
     assert service.reset_token_is_valid(cli_session, token=link.split("token=")[1])
     assert main(["users", "reset-link", "ghost@example.it"]) == 1
+
+
+def test_prune_removes_old_events_and_dead_tokens(cli_session, make_user, capsys) -> None:
+    from datetime import timedelta
+
+    from matchmaker.accounts.models import ApiToken, AuditEvent
+    from matchmaker.db import utcnow
+
+    user = make_user("owner")
+    old = service.audit(
+        cli_session, actor=user, action="old.event", object_type="user", object_id=user.id
+    )
+    old.created_at = utcnow() - timedelta(days=400)
+    service.audit(
+        cli_session, actor=user, action="new.event", object_type="user", object_id=user.id
+    )
+    live, _ = service.issue_api_token(cli_session, user=user)
+    _dead, record = service.issue_api_token(cli_session, user=user)
+    record.revoked_at = utcnow() - timedelta(days=2)
+    cli_session.flush()
+    assert main(["users", "prune"]) == 0
+    assert "Removed 1 audit events older than 365 days" in capsys.readouterr().out
+    cli_session.expire_all()
+    actions = {e.action for e in cli_session.query(AuditEvent).filter_by(actor_id=user.id)}
+    assert actions == {"new.event"}
+    assert cli_session.query(ApiToken).filter_by(user_id=user.id).count() == 1
+    assert service.user_for_token(cli_session, live) is not None

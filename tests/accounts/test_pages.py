@@ -114,7 +114,9 @@ def test_export_my_data(client, make_user, login, make_firm) -> None:
     data = json.loads(resp.content)
     assert data["account"]["email"] == user.email
     assert data["account"]["full_name"] == "Giulia Verdi"
-    assert data["firm_memberships"] == [{"firm_id": firm.id, "role": "owner"}]
+    assert data["firm_memberships"] == [
+        {"firm_id": firm.id, "partita_iva": firm.partita_iva, "name": firm.name, "role": "owner"}
+    ]
     assert any(e["action"] == "user.login" for e in data["activity"])
     assert "password_hash" not in resp.text and user.password_hash not in resp.text
 
