@@ -38,6 +38,15 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+# FastAPI's /docs and /redoc pages load their scripts from a CDN and start them inline.
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'"
+)
+
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
@@ -64,6 +73,8 @@ def create_app() -> FastAPI:
             response: Response = await call_next(request)
         finally:
             i18n.current_language.reset(token)
+        if request.url.path in DOCS_PATHS:
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         response.headers.setdefault("Content-Language", lang)

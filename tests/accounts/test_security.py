@@ -351,3 +351,10 @@ def test_streamed_bodies_without_length_are_cut_off() -> None:
     scope = {"type": "http", "path": "/upload", "headers": [], "method": "POST"}
     asyncio.run(security.BodySizeLimitMiddleware(app, max_bytes=100)(scope, receive, send))
     assert sent[0]["status"] == 413
+
+
+def test_api_docs_may_load_their_cdn_scripts_and_nothing_else_may(client) -> None:
+    docs = client.get("/docs").headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in docs and "frame-ancestors 'none'" in docs
+    page = client.get("/login").headers["content-security-policy"]
+    assert "cdn.jsdelivr.net" not in page and "unsafe-inline" not in page
