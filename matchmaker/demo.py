@@ -24,6 +24,8 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from matchmaker import demo_data as D
 
 __all__ = [
@@ -289,11 +291,11 @@ class _Generator:
         else:
             table = dict(D.FORMS_BY_SIZE[size])
         for form, extra in sector.get("forms", {}).items():
-            if form in table or size != "micro":
-                table[form] = table.get(form, 0) + extra * (3 if size != "micro" else 1)
+            table[form] = table.get(form, 0) + extra * (1 if size == "micro" else 3)
         if employees > 5:
             table.pop("Ditta individuale", None)
-            table.pop("Società semplice", None) if employees > 9 else None
+        if employees > 9:
+            table.pop("Società semplice", None)
         return _pick(rng, table)
 
     def _surnames(self, comune: Any) -> list[str]:
@@ -564,13 +566,13 @@ def generate_firms(n: int, seed: int) -> list[dict[str, Any]]:
     """Return n demo firm dicts, the same for the same (n, seed); no database needed."""
     if n < 0:
         raise ValueError("the number of firms cannot be negative")
-    check_vocabularies_once()
+    _check_vocabularies_once()
     gen = _Generator(seed)
     return [gen.firm() for _ in range(n)]
 
 
 @lru_cache(maxsize=1)
-def check_vocabularies_once() -> bool:
+def _check_vocabularies_once() -> bool:
     """Run check_vocabularies once per process."""
     check_vocabularies()
     return True
@@ -589,6 +591,7 @@ class DemoSummary:
     seed: int
     seconds: float
     accounts: list[tuple[str, str]] = field(default_factory=list)
+    owners: list[str] = field(default_factory=list)
     password: str = D.DEMO_PASSWORD
     by_district: dict[str, int] = field(default_factory=dict)
     by_size: dict[str, int] = field(default_factory=dict)
@@ -611,28 +614,59 @@ class DemoSummary:
         if self.accounts:
             lines.append(f"Accounts (password {self.password!r}):")
             lines += [f"  {email:<36} {role}" for email, role in self.accounts]
+        if self.owners:
+            sample = ", ".join(self.owners[:3]) + (", ..." if len(self.owners) > 3 else "")
+            lines.append(f"  and {len(self.owners)} more firm owners ({sample})")
         return "\n".join(lines)
 
 
-def _choose_owned(rng: random.Random, rows: list[dict[str, Any]], count: int,
-                  taken: set[int]) -> list[int]:
-    """Pick the demo owner's firms: small Brianza furniture-chain firms first."""
-    from matchmaker.refdata import places
+def _write_firms(session: Session, rows: list[dict[str, Any]],
+                 progress: Callable[[int, int], None] | None) -> list[int]:
+    """Validate and create every firm; return their ids in row order."""
+    from matchmaker.firms.schemas import FirmInvalid, validate_firm
+    from matchmaker.firms.service import create_firm
 
-    def ok(i: int) -> bool:
-        return i not in taken
+    total = len(rows)
+    ids: list[int] = []
+    for done, row in enumerate(rows, 1):
+        payload = {k: v for k, v in row.items() if not k.startswith("_")}
+        try:
+            firm = create_firm(session, data=validate_firm(payload))
+        except FirmInvalid as exc:
+            raise ValueError(f"demo firm {row['name']!r} is invalid: {exc}") from exc
+        ids.append(firm.id)
+        if done % BATCH == 0 or done == total:
+            session.flush()
+            if progress is not None:
+                progress(done, total)
+    return ids
+
+
+def _user(session: Session, email: str, role: str, full_name: str) -> Any:
+    """Return the account with this email, creating it with the demo password if needed."""
+    from matchmaker.accounts import service as accounts
+
+    user = accounts.get_user_by_email(session, email)
+    if user is None:
+        user = accounts.create_user(session, email=email, password=D.DEMO_PASSWORD,
+                                    role=role, full_name=full_name)
+    return user
+
+
+def _demo_owner_firms(rng: random.Random, rows: list[dict[str, Any]], count: int) -> list[int]:
+    """Pick the demo owner's firms: small Brianza wood-furniture firms first, then nearby."""
+    from matchmaker.refdata import places
 
     tiers = [
         [i for i, r in enumerate(rows) if r["_district"] == D.DEMO_OWNER_DISTRICT
-         and r["_sector"] in ("furniture", "wood", "home_textiles") and (r["employees"] or 0) < 50],
+         and r["_sector"] in ("furniture", "wood", "home_textiles") and r["employees"] < 50],
         [i for i, r in enumerate(rows) if r["_district"] == D.DEMO_OWNER_DISTRICT],
-        [i for i, r in enumerate(rows)
-         if (c := places.get(r["comune_istat"])) is not None and c.province in ("MB", "CO")],
+        [i for i, r in enumerate(rows) if places.get(r["comune_istat"]).province in ("MB", "CO")],
         list(range(len(rows))),
     ]
     chosen: list[int] = []
     for tier in tiers:
-        candidates = [i for i in tier if ok(i) and i not in chosen]
+        candidates = [i for i in tier if i not in chosen]
         rng.shuffle(candidates)
         chosen += candidates[: count - len(chosen)]
         if len(chosen) >= count:
@@ -640,8 +674,22 @@ def _choose_owned(rng: random.Random, rows: list[dict[str, Any]], count: int,
     return chosen
 
 
+def _extra_owner_firms(rng: random.Random, rows: list[dict[str, Any]], free: list[int],
+                       count: int) -> list[int]:
+    """Take 1-3 firms from `free` for one owner: a random firm, then others in its province."""
+    from matchmaker.refdata import places
+
+    first = free.pop(rng.randrange(len(free)))
+    province = places.get(rows[first]["comune_istat"]).province
+    near = [i for i in free if places.get(rows[i]["comune_istat"]).province == province]
+    more = rng.sample(near, min(count - 1, len(near)))
+    for i in more:
+        free.remove(i)
+    return [first, *more]
+
+
 def seed_demo(
-    session: Any,
+    session: Session,
     *,
     firms: int = 2000,
     seed: int = 42,
@@ -652,8 +700,7 @@ def seed_demo(
 
     from matchmaker.accounts import service as accounts
     from matchmaker.firms.models import Firm
-    from matchmaker.firms.schemas import FirmInvalid, validate_firm
-    from matchmaker.firms.service import create_firm
+    from matchmaker.firms.schemas import sme_class
     from matchmaker.refdata import places
 
     if firms < 1:
@@ -665,86 +712,47 @@ def seed_demo(
         )
     started = time.perf_counter()
     rows = generate_firms(firms, seed)
-    total = len(rows)
-    firm_ids: list[int] = []
-    for done, row in enumerate(rows, 1):
-        payload = {k: v for k, v in row.items() if not k.startswith("_")}
-        try:
-            firm = create_firm(session, data=validate_firm(payload))
-        except FirmInvalid as exc:
-            raise ValueError(f"demo firm {row['name']!r} is invalid: {exc}") from exc
-        firm_ids.append(firm.id)
-        if done % BATCH == 0 or done == total:
-            session.flush()
-            if progress is not None:
-                progress(done, total)
+    ids = _write_firms(session, rows, progress)
 
     rng = random.Random(f"demo-users-{seed}")
-    users: dict[str, Any] = {}
-    accounts_made: list[tuple[str, str]] = []
-    for email, role, full_name in D.DEMO_ACCOUNTS:
-        user = accounts.get_user_by_email(session, email)
-        if user is None:
-            user = accounts.create_user(session, email=email, password=D.DEMO_PASSWORD,
-                                        role=role, full_name=full_name)
-        users[email] = user
-        accounts_made.append((email, role))
-
+    users = {email: _user(session, email, role, name) for email, role, name in D.DEMO_ACCOUNTS}
     memberships = 0
-    taken: set[int] = set()
-    owner = users[D.DEMO_OWNER_EMAIL]
-    for i in _choose_owned(rng, rows, min(D.DEMO_OWNER_FIRMS, total), taken):
-        accounts.add_firm_member(session, user=owner, firm_id=firm_ids[i], role="owner")
-        taken.add(i)
+    owned = _demo_owner_firms(rng, rows, min(D.DEMO_OWNER_FIRMS, len(rows)))
+    for i in owned:
+        accounts.add_firm_member(session, user=users[D.DEMO_OWNER_EMAIL], firm_id=ids[i],
+                                 role="owner")
         memberships += 1
 
-    extra = min(D.EXTRA_OWNERS, max(1, total // 100))
-    free = [i for i in range(total) if i not in taken]
-    rng.shuffle(free)
-    used_emails = set(users)
-    for _ in range(extra):
+    free = [i for i in range(len(rows)) if i not in set(owned)]
+    owners: list[str] = []
+    for _ in range(min(D.EXTRA_OWNERS, max(1, len(rows) // 100))):
         if not free:
             break
-        owned = [free.pop() for _ in range(min(len(free), rng.choice((1, 1, 2, 3))))]
-        comune = places.get(rows[owned[0]]["comune_istat"])
-        region = D.REGION_SURNAMES.get(comune.region_code if comune else "", "centro")
-        surname = rng.choice(D.SURNAMES[region])
+        firm_rows = _extra_owner_firms(rng, rows, free, rng.choice((1, 1, 2, 3)))
+        comune = places.get(rows[firm_rows[0]]["comune_istat"])
+        surname = rng.choice(D.SURNAMES[D.REGION_SURNAMES.get(comune.region_code, "centro")])
         first = rng.choice(D.FIRST_NAMES_M + D.FIRST_NAMES_F)
-        email = f"{_slug(first)}.{_slug(surname)}@{D.DEMO_DOMAIN}"
-        n = 2
-        while email in used_emails:
-            email = f"{_slug(first)}.{_slug(surname)}{n}@{D.DEMO_DOMAIN}"
-            n += 1
-        used_emails.add(email)
-        user = accounts.get_user_by_email(session, email)
-        if user is None:
-            user = accounts.create_user(session, email=email, password=D.DEMO_PASSWORD,
-                                        role="owner", full_name=f"{first} {surname}")
-        users[email] = user
-        accounts_made.append((email, "owner"))
-        for i in owned:
-            accounts.add_firm_member(session, user=user, firm_id=firm_ids[i], role="owner")
+        local, n = f"{_slug(first)}.{_slug(surname)}", 2
+        while f"{local}@{D.DEMO_DOMAIN}" in users:
+            local, n = f"{_slug(first)}.{_slug(surname)}{n}", n + 1
+        email = f"{local}@{D.DEMO_DOMAIN}"
+        users[email] = _user(session, email, "owner", f"{first} {surname}")
+        owners.append(email)
+        for i in firm_rows:
+            accounts.add_firm_member(session, user=users[email], firm_id=ids[i], role="owner")
             memberships += 1
     session.flush()
 
-    from matchmaker.firms.schemas import sme_class
-
     by_size = Counter(sme_class(r["employees"], r["turnover_eur"]) or "unknown" for r in rows)
-    by_region: Counter[str] = Counter()
-    for r in rows:
-        c = places.get(r["comune_istat"])
-        by_region[c.region if c else "?"] += 1
     return DemoSummary(
-        firms=total,
+        firms=len(rows),
         users=len(users),
         memberships=memberships,
         seed=seed,
         seconds=time.perf_counter() - started,
-        accounts=accounts_made[: len(D.DEMO_ACCOUNTS)] + (
-            [(f"... and {len(accounts_made) - len(D.DEMO_ACCOUNTS)} more firm owners", "owner")]
-            if len(accounts_made) > len(D.DEMO_ACCOUNTS) else []
-        ),
+        accounts=[(email, role) for email, role, _name in D.DEMO_ACCOUNTS],
+        owners=owners,
         by_district=dict(Counter(r["_district"] or "background" for r in rows)),
         by_size={k: by_size[k] for k in (*SIZE_CLASSES, "unknown") if by_size[k]},
-        by_region=dict(by_region),
+        by_region=dict(Counter(places.get(r["comune_istat"]).region for r in rows)),
     )

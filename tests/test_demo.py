@@ -90,6 +90,31 @@ def test_ceramics_are_in_modena_and_reggio_emilia(firms):
         assert places.get(f["comune_istat"]).province in ("MO", "RE")
 
 
+def test_name_description_and_offers_fit_the_code(firms):
+    checked = 0
+    for f in firms:
+        profile = demo_data.PROFILES.get(f["_sector"], {}).get(f["ateco"])
+        if not profile:
+            continue
+        checked += 1
+        if "activities" in profile:
+            assert any(a in f["description"] for a in profile["activities"]), f
+    assert checked > len(firms) * 0.8
+    kitchens = [f for f in firms if f["ateco"] == "31.02.00"]
+    assert kitchens
+    assert not any("materass" in f["offers"] or "divani" in f["offers"] for f in kitchens)
+    bars = [f for f in firms if f["ateco"] == "56.30.00"]
+    assert bars and all(f["name"].startswith(("Bar ", "Caffè ")) for f in bars)
+
+
+def test_local_products_and_no_beach_clubs_inland(firms):
+    langhe = [f for f in firms if f["_district"] == "langhe_wine"]
+    assert langhe and not any(f["ateco"] == "93.29.20" for f in langhe)
+    valpolicella_wine = [f["offers"] for f in firms
+                         if f["_district"] == "valpolicella_wine" and f["_sector"] == "wine"]
+    assert any("Amarone" in o or "Valpolicella" in o for o in valpolicella_wine)
+
+
 def test_districts_and_background_split(firms):
     in_district = sum(1 for f in firms if f["_district"])
     assert 0.52 <= in_district / len(firms) <= 0.68
@@ -163,11 +188,15 @@ def test_seed_demo_writes_firms_users_and_memberships(db):
     ).all()
     assert len(owned) == demo_data.DEMO_OWNER_FIRMS
     assert all(f.province in ("MB", "CO") for f in owned)
-    others = db.scalar(
-        select(func.count(func.distinct(FirmMembership.user_id)))
-        .where(FirmMembership.user_id != owner.id)
-    )
-    assert others >= 1
+    extra = db.scalars(select(User).where(User.email.in_(summary.owners))).all()
+    assert len(extra) == len(summary.owners) >= 1
+    for user in extra:
+        assert user.role == "owner"
+        provinces = db.scalars(
+            select(Firm.province).join(FirmMembership, FirmMembership.firm_id == Firm.id)
+            .where(FirmMembership.user_id == user.id)
+        ).all()
+        assert 1 <= len(provinces) <= 3 and len(set(provinces)) == 1
 
     with pytest.raises(ValueError, match="already has firms"):
         demo.seed_demo(db, firms=10, seed=3)
