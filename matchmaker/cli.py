@@ -9,6 +9,7 @@ from pathlib import Path
 # Domains add their own sub-commands with `add_cli(subparsers)`.
 CLI_MODULES = [
     "matchmaker.accounts.cli",
+    "matchmaker.matching.cli",
     "matchmaker.refdata.cli",
 ]
 

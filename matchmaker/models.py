@@ -7,6 +7,7 @@ from matchmaker.db import Base
 MODEL_MODULES = [
     "matchmaker.firms.models",
     "matchmaker.accounts.models",
+    "matchmaker.matching.models",
     "matchmaker.refdata.models",
 ]
 

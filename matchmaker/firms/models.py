@@ -107,3 +107,16 @@ class FirmImport(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FirmChange(Base):
+    """The registry's change feed: one row per firm created, changed or deleted.
+
+    Every process serving the recommender polls it (by id) to refresh its in-memory index.
+    """
+
+    __tablename__ = "firm_change"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    firm_id: Mapped[int] = mapped_column(Integer, index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy import Select, exists, false, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from matchmaker.firms.models import Firm, FirmAteco, FirmGoal, FirmImport
+from matchmaker.db import utcnow
+from matchmaker.firms.models import Firm, FirmAteco, FirmChange, FirmGoal, FirmImport
 from matchmaker.firms.schemas import (
     ALL_COLUMNS,
     CSV_COLUMNS,
@@ -54,10 +55,57 @@ class FirmFilters:
 
 
 def _notify(session: Session, ids: Iterable[int]) -> None:
-    pending = session.info.setdefault("changed_firm_ids", set())
-    pending.update(i for i in ids if i is not None)
+    """Record changed firms in the change feed (same transaction) and tell in-process listeners."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return
+    now = utcnow()
+    session.execute(insert(FirmChange), [{"firm_id": i, "changed_at": now} for i in ids])
     for listener in change_listeners:
         listener(session, set(ids))
+
+
+def change_watermark(session: Session) -> int:
+    """Return the id of the latest entry of the change feed (0 when empty)."""
+    return int(session.scalar(select(func.max(FirmChange.id))) or 0)
+
+
+def changes_since(session: Session, watermark: int) -> tuple[int, set[int]]:
+    """Return the new watermark and the ids of firms changed after `watermark`."""
+    rows = session.execute(
+        select(FirmChange.id, FirmChange.firm_id).where(FirmChange.id > watermark)
+    ).all()
+    if not rows:
+        return watermark, set()
+    return max(r[0] for r in rows), {r[1] for r in rows}
+
+
+def firm_rows(session: Session, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Return plain rows of firms (all, or the given ids) for the recommender index."""
+    stmt = select(
+        Firm.id, Firm.partita_iva, Firm.name, Firm.ateco_code, Firm.ateco_edition,
+        Firm.comune_istat, Firm.sme_class, Firm.offers, Firm.needs, Firm.visibility,
+    )
+    id_list = list(ids) if ids is not None else None
+    out: dict[int, dict[str, Any]] = {}
+    chunks = [None] if id_list is None else [id_list[i:i + 900] for i in range(0, len(id_list), 900)]
+    for chunk in chunks:
+        q = stmt if chunk is None else stmt.where(Firm.id.in_(chunk))
+        for r in session.execute(q.order_by(Firm.id)):
+            out[r.id] = {**r._mapping, "goals": [], "secondary": []}
+        gq = select(FirmGoal.firm_id, FirmGoal.goal)
+        sq = select(FirmAteco.firm_id, FirmAteco.code, FirmAteco.edition).order_by(
+            FirmAteco.firm_id, FirmAteco.position)
+        if chunk is not None:
+            gq = gq.where(FirmGoal.firm_id.in_(chunk))
+            sq = sq.where(FirmAteco.firm_id.in_(chunk))
+        for fid, goal in session.execute(gq):
+            if fid in out:
+                out[fid]["goals"].append(goal)
+        for fid, code, edition in session.execute(sq):
+            if fid in out:
+                out[fid]["secondary"].append((code, edition))
+    return list(out.values())
 
 
 def _apply(firm: Firm, data: FirmData) -> None:

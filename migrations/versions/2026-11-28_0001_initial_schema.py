@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:24:14.830420
+Create Date: 2026-11-28 16:54:22.725969
 """
 
 from collections.abc import Sequence
@@ -73,6 +73,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_firm_province'), ['province'], unique=False)
         batch_op.create_index(batch_op.f('ix_firm_region_code'), ['region_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_firm_sector_division'), ['sector_division'], unique=False)
+
+    op.create_table('firm_change',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('firm_id', sa.Integer(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_firm_change'))
+    )
+    with op.batch_alter_table('firm_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_firm_change_firm_id'), ['firm_id'], unique=False)
+
+    op.create_table('io_table',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_io_table'))
+    )
+    with op.batch_alter_table('io_table', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_io_table_active'), ['active'], unique=False)
 
     op.create_table('user_account',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -167,6 +188,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_firm_membership_firm_id'), ['firm_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_firm_membership_user_id'), ['user_id'], unique=False)
 
+    op.create_table('io_industry',
+    sa.Column('io_table_id', sa.Integer(), nullable=False),
+    sa.Column('division', sa.String(length=2), nullable=False),
+    sa.Column('upstreamness', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['io_table_id'], ['io_table.id'], name=op.f('fk_io_industry_io_table_id_io_table'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('io_table_id', 'division', name=op.f('pk_io_industry'))
+    )
+    op.create_table('io_link',
+    sa.Column('io_table_id', sa.Integer(), nullable=False),
+    sa.Column('seller_division', sa.String(length=2), nullable=False),
+    sa.Column('buyer_division', sa.String(length=2), nullable=False),
+    sa.Column('tech_coef', sa.Float(), nullable=False),
+    sa.Column('sales_share', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['io_table_id'], ['io_table.id'], name=op.f('fk_io_link_io_table_id_io_table'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('io_table_id', 'seller_division', 'buyer_division', name=op.f('pk_io_link'))
+    )
+    op.create_table('partner_exclusion',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('firm_id', sa.Integer(), nullable=False),
+    sa.Column('excluded_firm_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_partner_exclusion_created_by_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['excluded_firm_id'], ['firm.id'], name=op.f('fk_partner_exclusion_excluded_firm_id_firm'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['firm_id'], ['firm.id'], name=op.f('fk_partner_exclusion_firm_id_firm'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_exclusion')),
+    sa.UniqueConstraint('firm_id', 'excluded_firm_id', name='uq_partner_exclusion_pair')
+    )
+    with op.batch_alter_table('partner_exclusion', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_partner_exclusion_firm_id'), ['firm_id'], unique=False)
+
     op.create_table('password_reset_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -191,6 +244,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_password_reset_token_user_id'))
 
     op.drop_table('password_reset_token')
+    with op.batch_alter_table('partner_exclusion', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_partner_exclusion_firm_id'))
+
+    op.drop_table('partner_exclusion')
+    op.drop_table('io_link')
+    op.drop_table('io_industry')
     with op.batch_alter_table('firm_membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_firm_membership_user_id'))
         batch_op.drop_index(batch_op.f('ix_firm_membership_firm_id'))
@@ -213,6 +272,14 @@ def downgrade() -> None:
 
     op.drop_table('api_token')
     op.drop_table('user_account')
+    with op.batch_alter_table('io_table', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_io_table_active'))
+
+    op.drop_table('io_table')
+    with op.batch_alter_table('firm_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_firm_change_firm_id'))
+
+    op.drop_table('firm_change')
     with op.batch_alter_table('firm', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_firm_sector_division'))
         batch_op.drop_index(batch_op.f('ix_firm_region_code'))
