@@ -59,6 +59,7 @@ SECOND_NEED_LEADS = ["Inoltre cerchiamo ", "Valutiamo anche ", "Cerchiamo anche 
                      "Ci farebbe comodo anche "]
 GENERATIONS = {2: "seconda", 3: "terza", 4: "quarta"}
 _COOP_LIKE = re.compile(r"Cooperativ|Sociale")
+_REPEATED_WORD = re.compile(r"\b(\w+) \1\b")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -338,6 +339,7 @@ class _Generator:
                 S=surname, S2=surname2, F=first, P=comune.name, X=rng.choice(sector["brand"]),
                 SAINT=rng.choice(D.SAINTS), BRAND=rng.choice(sector["brand"]),
             )
+            base = _REPEATED_WORD.sub(r"\1", base)  # "Villa Villa Rosa" -> "Villa Rosa"
             if attempt >= 20:
                 base = f"{base} {comune.name}" if attempt < 30 else f"{base} {year}"
             legal = self._legal_name(base, form, first, surname, "{S}" in pattern)
@@ -521,7 +523,11 @@ class _Generator:
         email: str | None
         website: str | None
         if size == "micro" and rng.random() < 0.3:
-            local = _slug(short)[:24]
+            local = ""
+            for word in short.split():
+                if local and len(local) + len(_slug(word)) > 24:
+                    break
+                local += _slug(word)
             email = f"{local}{rng.choice(['', str(year % 100), '.' + str(comune.istat[-2:])])}" \
                     f"@{rng.choice(D.FREE_MAIL)}"
             website = None

@@ -88,13 +88,13 @@ SECTORS: dict[str, dict[str, Any]] = {
         "secondary": ["16.10.00", "46.73.10", "43.32.02", "31.09.40"],
         "names": ["Segheria {S}", "Legnami {S}", "{S} Legno", "Falegnameria {S}",
                   "Serramenti {S}", "{S} Pannelli", "Infissi {S}", "Carpenteria in legno {S}"],
-        "brand": ["Legno", "Pannelli", "Serramenti"],
+        "brand": ["Alpi", "Nord", "Italia", "Arte"],
         "web": ["legnami", "legno", "serramenti", "infissi", "pannelli"],
         "offers": [
             "pannelli in multistrato e MDF tagliati a misura",
             "semilavorati in legno massello per l'industria del mobile",
             "serramenti e porte in legno su misura",
-            "taglio, piallatura e essiccazione del legname",
+            "taglio, piallatura ed essiccazione del legname",
             "bordatura e foratura conto terzi per mobilifici",
             "tranciati e impiallacciature di rovere e noce",
             "cornici, zoccolini e profili in legno",
@@ -1936,7 +1936,7 @@ PROFILES: dict[str, dict[str, dict[str, list[str]]]] = {
         "16.10.00": {
             "names": ["Segheria {S}", "Legnami {S}", "{S} Legnami", "Segheria {SAINT}"],
             "activities": ["tagliamo ed essicchiamo legname per falegnamerie e imprese edili"],
-            "offers": ["taglio, piallatura e essiccazione del legname",
+            "offers": ["taglio, piallatura ed essiccazione del legname",
                        "legname da costruzione", "tavolame di rovere, noce e abete",
                        "pallet e casse in legno per imballaggio industriale"],
         },
@@ -2575,7 +2575,7 @@ PROFILES: dict[str, dict[str, dict[str, list[str]]]] = {
         },
         "52.29.22": {
             "names": ["{S} Logistics", "{X} Logistica", "{S} Logistica Integrata"],
-            "activities": ["gestiamo la logistica integrata per aziende e e-commerce"],
+            "activities": ["gestiamo la logistica integrata per industria ed e-commerce"],
             "offers": ["logistica e spedizioni per l'e-commerce", "magazzino conto terzi",
                        "distribuzione urbana dell'ultimo miglio"],
         },
@@ -2943,7 +2943,7 @@ PROFILES: dict[str, dict[str, dict[str, list[str]]]] = {
                        "progettazione di comunità energetiche"],
         },
         "35.14.00": {
-            "names": ["{X} Energia", "{S} Energy", "{X} Luce e Gas"],
+            "names": ["{X} Energia", "{S} Energy", "{S} Luce e Gas"],
             "activities": ["forniamo energia elettrica e gas a imprese e famiglie"],
             "offers": ["fornitura di energia elettrica e gas alle imprese",
                        "energia rinnovabile per ridurre i costi del gas",
