@@ -27,6 +27,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from matchmaker import migrate
 
     migrate.upgrade()
+    with _session() as s:
+        from matchmaker.refdata import io as io_ref
+
+        if io_ref.ensure_io_loaded(s) is not None:
+            s.commit()
     if args.demo:
         from matchmaker.firms.models import Firm
 
@@ -72,11 +77,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\r  firms {done}/{total}", end="", flush=True)
 
     with _session() as s:
-        summary = seed_demo(s, firms=args.firms, seed=args.seed, progress=progress)
+        try:
+            summary = seed_demo(s, firms=args.firms, seed=args.seed, progress=progress)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _load_io(s)
         s.commit()
     print()
     print(summary.describe() if hasattr(summary, "describe") else summary)
     return 0
+
+
+def _load_io(session) -> None:
+    """Load the configured input-output table, or the team's shared one for the demo."""
+    from matchmaker.config import PROJECT_ROOT, get_settings
+    from matchmaker.refdata import io as io_ref
+
+    if io_ref.active_table(session) is not None:
+        return
+    if get_settings().io_table:
+        info = io_ref.ensure_io_loaded(session)
+    else:
+        shared = PROJECT_ROOT.parent / "shared" / "data" / "io" / (
+            "italy_use_table_basic_prices_2010_2016.csv")
+        if not shared.exists():
+            print("No input-output table: sector links come from value chains only.")
+            return
+        info = io_ref.load_io_file(session, shared, year=2016,
+                                   source="Eurostat naio_10_cp1610, Italy 2016")
+    if info is not None:
+        print(f"Input-output table loaded: {getattr(info, 'source', info)}")
 
 
 def cmd_firms_import(args: argparse.Namespace) -> int:

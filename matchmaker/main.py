@@ -24,6 +24,7 @@ DOMAIN_ROUTE_MODULES = [
     "matchmaker.firms.routes",
     "matchmaker.accounts.routes",
     "matchmaker.refdata.routes",
+    "matchmaker.matching.routes",
 ]
 
 SECURITY_HEADERS = {

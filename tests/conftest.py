@@ -209,24 +209,9 @@ def api_headers(db: Session):
     return _headers
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _sqlite_transactions_for_real(engine: Engine) -> None:
-    """Make SQLite roll back what the app's savepoints released.
+@pytest.fixture(autouse=True)
+def _fresh_recommender_index() -> None:
+    """Each test's data is rolled back: no test may see another's recommender index."""
+    from matchmaker.matching import index
 
-    pysqlite emits no BEGIN before a SAVEPOINT, so when a test's first write came through an
-    app session (a savepoint), releasing it committed for real and leaked into later tests.
-    SQLAlchemy's documented recipe: turn off pysqlite's own transaction handling, emit BEGIN.
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_conn, _record) -> None:
-        dbapi_conn.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    engine.dispose()  # pooled connections were opened before the listeners
+    index.forget()

@@ -334,6 +334,8 @@ def firm_page(
         "sme_label": SME_CLASSES.get(firm.sme_class or "", {}).get(lang),
         "visibility_label": VISIBILITY[firm.visibility][lang],
         "can_edit": user is not None and policy.can_edit_firm(user, firm, memberships=memberships),
+        "can_recommend": user is not None
+        and policy.can_recommend_for_firm(user, firm, memberships=memberships),
     })
 
 

@@ -124,8 +124,8 @@ def _text_scores(a: FirmArrays, q: Query, rows: np.ndarray | None) -> np.ndarray
 
 def one_way_text(a: FirmArrays, q: Query, row: int) -> tuple[float, float]:
     """Return (candidate offers vs seeker needs, seeker offers vs candidate needs) cosines."""
-    x = float(a.offers[row] @ q.needs.T.toarray()) if q.needs is not None and q.needs.nnz else 0.0
-    y = float(a.needs[row] @ q.offers.T.toarray()) if q.offers is not None and q.offers.nnz else 0.0
+    x = float(a.offers[row].multiply(q.needs).sum()) if q.needs is not None and q.needs.nnz else 0.0
+    y = float(a.needs[row].multiply(q.offers).sum()) if q.offers is not None and q.offers.nnz else 0.0
     return x, y
 
 

@@ -88,12 +88,10 @@ def _sector_filter(sector: str | None, divisions: list[str]) -> np.ndarray | Non
 def _excluded_rows(session: Session, idx: index_mod.RecommenderIndex, firm: Firm) -> tuple[np.ndarray, dict[int, str]]:
     """Rows never suggested to this firm: same owners (group) and named exclusions."""
     reasons: dict[int, str] = {}
-    owners = [u.id for u in accounts_service.firm_member_users(session, firm.id)]
-    for uid in owners:
-        from matchmaker.accounts.models import FirmMembership
-
-        for fid in session.scalars(select(FirmMembership.firm_id).where(FirmMembership.user_id == uid)):
-            if fid != firm.id:
+    owners = [u for u, role in accounts_service.firm_member_users(session, firm.id) if role == "owner"]
+    for owner in owners:
+        for fid, role in accounts_service.memberships_for(session, owner).items():
+            if fid != firm.id and role == "owner":
                 reasons[fid] = _("same group: the two firms have the same owner")
     for ex in session.scalars(select(PartnerExclusion).where(PartnerExclusion.firm_id == firm.id)):
         reasons[ex.excluded_firm_id] = (
