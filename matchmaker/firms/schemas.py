@@ -341,6 +341,12 @@ def validate_firm(payload: Mapping[str, Any], *, from_text: bool = False) -> Fir
             errors["comune_istat"] = _("must be the 6-digit ISTAT code of a comune")
         else:
             comune = places.get(istat)
+            if comune is None and name:
+                # An ISTAT code changes when comuni merge; the name and province may still match.
+                try:
+                    comune = places.find(name, (data.get("province") or None))
+                except places.PlaceError:
+                    comune = None
             if comune is None:
                 errors["comune_istat"] = _("no comune has ISTAT code %(code)s") % {"code": istat}
     elif "comune" not in errors and name:

@@ -45,7 +45,10 @@ def load_network_csv(path: str, *, min_size: int = 1) -> NetworkData:
             if key not in rows_by_firm:
                 istat = (r.get("comune_istat") or "").strip()
                 if places.get(istat) is None:
-                    continue
+                    try:  # codes change when comuni merge: try the name and province
+                        istat = places.find(r.get("comune") or "", r.get("province") or None).istat
+                    except places.PlaceError:
+                        continue
                 code = (r.get("ateco") or "").strip() or None
                 rows_by_firm[key] = len(records)
                 records.append(FirmRecord(

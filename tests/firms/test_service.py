@@ -123,3 +123,13 @@ def test_hidden_firms_are_not_listed_except_to_their_owners(db):
                                visible=service.visibility_clause(see_all=False,
                                                                  own_firm_ids=[hidden.id]))
     assert {f.id for f in owner.items} == {public.id, hidden.id}
+
+
+def test_outdated_istat_code_falls_back_to_name_and_province(db):
+    # Corigliano-Rossano was created in 2018 with a new code; old files carry 078108.
+    data = validate_firm(firm_payload(comune_istat="078108", comune="CORIGLIANO-ROSSANO",
+                                      province="CS"))
+    assert (data.comune.istat, data.comune.name) == ("078157", "Corigliano-Rossano")
+    with pytest.raises(FirmInvalid) as exc:
+        validate_firm(firm_payload(comune_istat="078108"))
+    assert "078108" in exc.value.errors["comune_istat"]
