@@ -336,7 +336,37 @@ def firm_page(
         "can_edit": user is not None and policy.can_edit_firm(user, firm, memberships=memberships),
         "can_recommend": user is not None
         and policy.can_recommend_for_firm(user, firm, memberships=memberships),
+        "chain_positions": _chain_positions(firm.ateco_code, firm.ateco_edition, lang),
     })
+
+
+POSITION_LABELS = {
+    "upstream": {"it": "a monte", "en": "upstream"},
+    "midstream": {"it": "fase intermedia", "en": "midstream"},
+    "downstream": {"it": "a valle", "en": "downstream"},
+    "support": {"it": "funzione di supporto", "en": "support function"},
+}
+
+
+def _chain_positions(code: str, edition: str, lang: str) -> list[dict[str, str]]:
+    """Return the value-chain stages of a code, named for the page."""
+    from matchmaker.refdata import ateco as ateco_ref
+    from matchmaker.refdata import chains
+
+    if edition == "2025":
+        conv = ateco_ref.convert(code, "2025", "2022")
+        code = conv.targets[0] if conv.targets else code
+    out = []
+    for p in chains.positions(code, "2022"):
+        chain = chains.chain(p.chain_key)
+        stage = next((s for s in (*chain.stages, *chain.support) if s.key == p.stage_key), None)
+        out.append({
+            "chain_key": chain.key,
+            "chain_name": chain.name_it if lang == "it" else chain.name_en,
+            "stage_name": (stage.name_it if lang == "it" else stage.name_en) if stage else p.stage_key,
+            "position_label": POSITION_LABELS.get(p.position, {}).get(lang, p.position),
+        })
+    return out
 
 
 @router.get("/firms/{piva}/edit")

@@ -166,7 +166,9 @@ def api_comuni(
     try:
         hits = places.search(q, limit=limit, province=province or None)
     except places.PlaceError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(
+            422, [{"loc": ["query", "province"], "msg": str(exc), "type": "value_error"}]
+        ) from None
     return [
         ComuneOut(
             istat=c.istat,

@@ -168,3 +168,12 @@ def test_import_cannot_overwrite_a_firm_the_importer_cannot_edit(db):
     report = service.import_csv(db, content=text.encode(), can_update=lambda f: False)
     assert [(e.line, e.column) for e in report.errors] == [(2, "partita_iva")]
     assert not report.committed and firm.name == "Mobilificio Test 1 S.r.l."
+
+
+def test_firm_page_links_to_its_sector_and_value_chain(client, db):
+    service.create_firm(db, data=validate_firm(firm_payload(1)))  # 31.09.10 (2022)
+    soup = _soup(client.get(f"/firms/{piva(1)}"))
+    assert soup.find("a", href="/sectors/31.09.10?edition=2022") is not None
+    chain_link = soup.find("a", href="/chains/wood_furniture")
+    assert chain_link is not None
+    assert client.get(chain_link["href"]).status_code == 200
