@@ -415,7 +415,7 @@ def account_delete(
 @router.get("/account/activity")
 def account_activity(
     request: Request,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     action: str = "",
     session: Session = SessionDep,
     user: User = UserDep,
@@ -611,7 +611,7 @@ def _target_user(session: Session, user_id: int) -> User:
 def admin_users(
     request: Request,
     q: str = "",
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     session: Session = SessionDep,
     user: User = AdminDep,
 ) -> Response:
@@ -739,7 +739,7 @@ def admin_reset_link(
 @router.get("/admin/audit")
 def admin_audit(
     request: Request,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     action: str = "",
     object_type: str = "",
     object_id: str = "",

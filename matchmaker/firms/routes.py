@@ -155,7 +155,7 @@ def firms_page(
     ateco: str | None = None,
     goal: str | None = None,
     sme_class: str | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     session: Session = SessionDep,
     user: User | None = Depends(current_user),
 ) -> Response:
@@ -436,7 +436,7 @@ def delete_firm_form(
 def api_list_firms(
     q: str | None = None, region: str | None = None, province: str | None = None,
     ateco: str | None = None, goal: str | None = None, sme_class: str | None = None,
-    page: int = Query(1, ge=1), per_page: int = Query(25, ge=1, le=200),
+    page: int = Query(1, ge=1, le=100_000), per_page: int = Query(25, ge=1, le=200),
     session: Session = SessionDep, user: User = Depends(require_user),
 ) -> FirmPageOut:
     """List firms the caller may see, with filters and paging."""

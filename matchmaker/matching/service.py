@@ -218,10 +218,14 @@ def reasons(idx: index_mod.RecommenderIndex, q: Query, row: int, f: dict[str, fl
         out.append((w["io_link"] * f["io_link"], _io_sentence(idx, seed_info.division, cand_info.division)))
     if f.get("comember", 0) > 0.55 and seed_info.division and cand_info.division:
         lift = math.exp((f["comember"] - 0.5) * 2 * math.log(8.0))
-        out.append((w["comember"] * (f["comember"] - 0.5), _(
-            "Firms of divisions %(a)s and %(b)s form networks together %(x).1f times more often "
-            "than chance (registered networks)") % {"a": seed_info.division,
-                                                    "b": cand_info.division, "x": lift}))
+        if seed_info.division == cand_info.division:
+            text = _("Firms of division %(a)s form networks among themselves %(x).1f times more "
+                     "often than chance (registered networks)") % {"a": seed_info.division, "x": lift}
+        else:
+            text = _("Firms of divisions %(a)s and %(b)s form networks together %(x).1f times "
+                     "more often than chance (registered networks)") % {
+                "a": seed_info.division, "b": cand_info.division, "x": lift}
+        out.append((w["comember"] * (f["comember"] - 0.5), text))
     # Supply chain.
     chain_sentence = _chain_sentence(seed_info, cand_info)
     if chain_sentence and (f.get("chain_adjacent", 0) > 0 or f.get("chain_same", 0) > 0):
