@@ -23,6 +23,9 @@ from matchmaker.firms.schemas import (
 )
 from matchmaker.i18n import gettext as _
 
+# Rows per bulk INSERT when importing (well under SQLite's and PostgreSQL's parameter limits).
+BULK_CHUNK = 500
+FIRM_TABLE = Firm.__table__
 # Called with (session, firm_ids) after firms change, e.g. to refresh the recommender index.
 change_listeners: list[Callable[[Session, set[int]], None]] = []
 
@@ -60,7 +63,7 @@ def _notify(session: Session, ids: Iterable[int]) -> None:
     if not ids:
         return
     now = utcnow()
-    session.execute(insert(FirmChange), [{"firm_id": i, "changed_at": now} for i in ids])
+    session.execute(insert(FirmChange.__table__), [{"firm_id": i, "changed_at": now} for i in ids])
     for listener in change_listeners:
         listener(session, set(ids))
 
@@ -108,31 +111,45 @@ def firm_rows(session: Session, ids: Iterable[int] | None = None) -> list[dict[s
     return list(out.values())
 
 
-def _apply(firm: Firm, data: FirmData) -> None:
-    firm.name = data.name
-    firm.legal_form = data.legal_form
-    firm.ateco_code = data.ateco.code
-    firm.ateco_edition = data.ateco.edition
-    firm.sector_division = data.ateco.sector_division
+def _firm_values(data: FirmData) -> dict[str, Any]:
+    """Return the firm's own columns (not its codes and goals) for validated data."""
     c = data.comune
-    firm.comune_istat = c.istat
-    firm.comune_name = c.name
-    firm.province = c.province
-    firm.region_code = c.region_code
-    firm.lat = c.lat
-    firm.lng = c.lng
-    firm.employees = data.employees
-    firm.turnover_eur = data.turnover_eur
-    firm.sme_class = sme_class(data.employees, data.turnover_eur)
-    firm.offers = data.offers
-    firm.needs = data.needs
-    firm.description = data.description
-    firm.email = data.email
-    firm.website = data.website
-    firm.visibility = data.visibility
-    wanted = [(s.code, s.edition, s.sector_division) for s in data.secondary if s.code != data.ateco.code]
+    return {
+        "name": data.name,
+        "legal_form": data.legal_form,
+        "ateco_code": data.ateco.code,
+        "ateco_edition": data.ateco.edition,
+        "sector_division": data.ateco.sector_division,
+        "comune_istat": c.istat,
+        "comune_name": c.name,
+        "province": c.province,
+        "region_code": c.region_code,
+        "lat": c.lat,
+        "lng": c.lng,
+        "employees": data.employees,
+        "turnover_eur": data.turnover_eur,
+        "sme_class": sme_class(data.employees, data.turnover_eur),
+        "offers": data.offers,
+        "needs": data.needs,
+        "description": data.description,
+        "email": data.email,
+        "website": data.website,
+        "visibility": data.visibility,
+    }
+
+
+def _secondary_values(data: FirmData) -> list[tuple[str, str, str]]:
+    """Return the distinct secondary (code, edition, division), without the primary code."""
+    wanted = [(s.code, s.edition, s.sector_division) for s in data.secondary
+              if s.code != data.ateco.code]
     seen: set[str] = set()
-    unique = [w for w in wanted if not (w[0] in seen or seen.add(w[0]))]
+    return [w for w in wanted if not (w[0] in seen or seen.add(w[0]))]
+
+
+def _apply(firm: Firm, data: FirmData) -> None:
+    for key, value in _firm_values(data).items():
+        setattr(firm, key, value)
+    unique = _secondary_values(data)
     current = [(s.code, s.edition, s.sector_division) for s in firm.secondary_codes]
     if current != unique:
         firm.secondary_codes.clear()
@@ -143,6 +160,34 @@ def _apply(firm: Firm, data: FirmData) -> None:
     if sorted(firm.goals) != sorted(data.goals):
         keep = {g.goal: g for g in firm.goal_links}
         firm.goal_links[:] = [keep.get(g) or FirmGoal(goal=g) for g in sorted(set(data.goals))]
+
+
+def _insert_new(session: Session, batch: list[FirmData]) -> dict[str, int]:
+    """Insert new firms with their codes and goals in bulk; return partita IVA -> id.
+
+    The ORM unit of work costs about a millisecond per firm; bulk INSERTs keep a 50,000-row
+    import well under a minute.
+    """
+    # Core (table) INSERTs: the ORM's bulk path splits rows by which values are None.
+    ids: dict[str, int] = {}
+    now = utcnow()
+    for start in range(0, len(batch), BULK_CHUNK):
+        chunk = batch[start:start + BULK_CHUNK]
+        rows = [{"partita_iva": d.partita_iva, **_firm_values(d), "version": 1,
+                 "created_at": now, "updated_at": now} for d in chunk]
+        result = session.execute(
+            insert(FIRM_TABLE).returning(FIRM_TABLE.c.id, FIRM_TABLE.c.partita_iva), rows
+        )
+        ids.update({piva: fid for fid, piva in result})
+        codes = [{"firm_id": ids[d.partita_iva], "position": pos, "code": code,
+                  "edition": edition, "sector_division": division}
+                 for d in chunk for pos, (code, edition, division) in enumerate(_secondary_values(d))]
+        goals = [{"firm_id": ids[d.partita_iva], "goal": g} for d in chunk for g in sorted(set(d.goals))]
+        if codes:
+            session.execute(insert(FirmAteco.__table__), codes)
+        if goals:
+            session.execute(insert(FirmGoal.__table__), goals)
+    return ids
 
 
 def get_firm(session: Session, partita_iva: str) -> Firm | None:
@@ -513,25 +558,24 @@ def import_csv(
         return report
 
     touched: list[Firm] = []
+    new: list[FirmData] = []
     for _line, data in valid:
         firm = existing_firms.get(data.partita_iva)
         if firm is None:
-            firm = Firm(partita_iva=data.partita_iva)
-            firm.secondary_codes = []
-            firm.goal_links = []
-            _apply(firm, data)
-            session.add(firm)
-            report.created += 1
+            new.append(data)
+            continue
+        before = firm_to_row(firm)
+        _apply(firm, data)
+        if firm_to_row(firm) == before:
+            report.unchanged += 1
         else:
-            before = firm_to_row(firm)
-            _apply(firm, data)
-            if firm_to_row(firm) == before:
-                report.unchanged += 1
-            else:
-                report.updated += 1
+            report.updated += 1
         touched.append(firm)
     session.flush()
-    report.firm_ids = [f.id for f in touched]
+    new_ids = _insert_new(session, new)
+    report.created = len(new)
+    by_piva = {f.partita_iva: f.id for f in touched}
+    report.firm_ids = [by_piva.get(d.partita_iva) or new_ids[d.partita_iva] for _l, d in valid]
     report.committed = True
     _notify(session, report.firm_ids)
     return report
