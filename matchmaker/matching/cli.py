@@ -98,6 +98,32 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refit_feedback(args: argparse.Namespace) -> int:
+    """Refit the weights on the introductions users accepted or declined."""
+    from matchmaker.matching import fit, index
+    from matchmaker.matching.model import MODEL_PATH, load_model
+    from matchmaker.networks import service as networks_service
+
+    with _session() as s:
+        idx = index.build(s, load_model())
+        pairs = [(idx.arrays.row_of[a], idx.arrays.row_of[b], y)
+                 for a, b, y in networks_service.feedback_pairs(s)
+                 if a in idx.arrays.row_of and b in idx.arrays.row_of]
+    try:
+        model = fit.fit_from_feedback(idx.arrays, idx.model, idx.io_link, pairs,
+                                      prior_strength=args.prior_strength)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.output) if args.output else MODEL_PATH
+    model.save(out)
+    print(f"{len(pairs)} introductions; weights now:")
+    for k, v in model.component_weights().items():
+        print(f"  {k:<14}{v:.3f}")
+    print(f"model written to {out}")
+    return 0
+
+
 def _print_cv(cv: dict[str, Any]) -> None:
     best = max(cv[b]["recall@10"] for b in ("random", "nearest", "nearest_same_division"))
     print(f"{'ranker':<24}{'recall@10':>10}{'nDCG@10':>10}{'seeds':>7}")
@@ -127,3 +153,9 @@ def add_cli(sub: Any) -> None:
     f.add_argument("--folds", type=int, default=5)
     f.add_argument("--output", help="where to write the model (default: the shipped artifact)")
     f.set_defaults(func=cmd_fit)
+    r = rsub.add_parser("refit-feedback",
+                        help="refit the weights on accepted and declined introductions")
+    r.add_argument("--prior-strength", type=float, default=50.0,
+                   help="how many decisions the current weights are worth")
+    r.add_argument("--output", help="where to write the model (default: the shipped artifact)")
+    r.set_defaults(func=cmd_refit_feedback)

@@ -276,3 +276,58 @@ def cross_validate(data: NetworkData, *, io_tech: np.ndarray | None, io_share: n
             "seeds": seeds,
         }
     return summary
+
+
+# ------------------------------------------------------------------ feedback from introductions
+
+MIN_FEEDBACK = 20
+
+
+def fit_from_feedback(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray,
+                      pairs: Sequence[tuple[int, int, bool]], *, prior_strength: float = 50.0,
+                      ) -> RecommenderModel:
+    """Refit every weight on accepted (1) and declined (0) introductions.
+
+    `pairs` are (seeker row, candidate row, accepted). The fit is pulled toward the current
+    weights with a strength worth `prior_strength` decisions, so a few answers nudge the model
+    and many answers steer it; weights stay non-negative.
+    """
+    pairs = [(s, c, y) for s, c, y in pairs if s != c]
+    labels = {bool(y) for _s, _c, y in pairs}
+    if len(pairs) < MIN_FEEDBACK or labels != {True, False}:
+        raise ValueError(
+            f"need at least {MIN_FEEDBACK} answered introductions, some accepted and some "
+            f"declined (have {len(pairs)})")
+    names = list(SUBFEATURES)
+    by_seeker: dict[int, list[tuple[int, bool]]] = {}
+    for s, c, y in pairs:
+        by_seeker.setdefault(s, []).append((c, y))
+    xs, ys = [], []
+    for s, items in by_seeker.items():
+        rows = np.array([c for c, _y in items], dtype=np.int64)
+        f = subfeatures(a, seed_query(a, s), model, io_link, rows)
+        xs.append(np.column_stack([f[k] for k in names]))
+        ys.extend(1.0 if y else 0.0 for _c, y in items)
+    x, y = np.vstack(xs), np.array(ys)
+    w0 = np.array([model.weights[k] for k in names])
+    lam = prior_strength / len(y)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        coef, b = theta[:-1], theta[-1]
+        p = 1.0 / (1.0 + np.exp(-(x @ coef + b)))
+        eps = 1e-12
+        ll = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
+        g = (p - y) / len(y)
+        grad = np.concatenate([x.T @ g + 2 * lam * (coef - w0), [g.sum()]])
+        return ll + lam * float((coef - w0) @ (coef - w0)), grad
+
+    res = minimize(loss, np.concatenate([w0, [0.0]]), jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None)] * len(names) + [(None, None)])
+    refit = RecommenderModel(
+        weights={k: round(float(v), 5) for k, v in zip(names, res.x[:-1], strict=True)},
+        comember=model.comember, divisions=model.divisions, io_scale=model.io_scale,
+        metrics={**model.metrics, "feedback": {"decisions": len(y), "accepted": int(y.sum())}},
+        trained_on=model.trained_on + f"; refitted on {len(y)} introductions",
+        command=model.command, notes=model.notes,
+    )
+    return refit
