@@ -48,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=False,  # matchmaker.ops.logs writes one JSON line per request instead
         timeout_graceful_shutdown=10,
     )
     return 0
@@ -63,6 +64,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.db_command == "downgrade":
         migrate.downgrade(args.revision)
         print(f"Database downgraded to {args.revision}")
+    elif args.db_command in ("backup", "restore"):
+        from matchmaker.ops import cli as ops_cli
+
+        return ops_cli.cmd_backup_restore(args)
     return 0
 
 
@@ -125,6 +130,8 @@ def cmd_firms_import(args: argparse.Namespace) -> int:
             print(f"line {e.line}: {e.column}: {e.reason}", file=sys.stderr)
         if report.committed:
             s.commit()
+        if report.detected_edition:
+            print(f"ATECO codes read as edition {report.detected_edition} (detected from the file)")
         verb = "would create" if args.dry_run else "created"
         print(
             f"{report.rows} rows read, {verb} {report.created}, updated {report.updated}, "
@@ -168,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     down = dbsub.add_parser("downgrade")
     down.add_argument("revision")
+    from matchmaker.ops import cli as ops_cli
+
+    ops_cli.add_db_commands(dbsub)
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("demo", help="seed a realistic demo dataset")

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     pool_size: int = 5
     max_overflow: int = 5
     sqlite_busy_timeout_ms: int = 10_000
+    # Build the recommender index in the background at startup (readiness waits for it), then
+    # follow the change feed every index_refresh_seconds (0: only on demand).
+    warm_index_on_start: bool = True
+    index_refresh_seconds: float = 5.0
     max_upload_bytes: int = 20 * 1024 * 1024
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from matchmaker.db import get_session
@@ -37,20 +36,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["ops"])
 def readyz(session: Session = Depends(get_session, scope="function")) -> Response:
-    """Say whether the database is reachable and migrated to head."""
-    from matchmaker.migrate import current_revision, head_revision
+    """Say whether the database is reachable, migrated to head, and the index is built."""
+    from matchmaker.ops.health import readiness
 
-    checks: dict[str, str] = {}
-    ok = True
-    try:
-        session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["database"] = f"error: {exc.__class__.__name__}"
-        ok = False
-    if ok:
-        cur, head = current_revision(session.connection()), head_revision()
-        checks["migrations"] = "ok" if cur == head else f"at {cur}, head is {head}"
-        ok = ok and cur == head
+    ok, checks = readiness(session)
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                         status_code=200 if ok else 503)

@@ -14,6 +14,8 @@ from matchmaker import i18n
 from matchmaker.accounts.deps import install as install_accounts
 from matchmaker.accounts.security import HTTPSOnlyCookiesMiddleware
 from matchmaker.config import get_settings
+from matchmaker.ops import health as ops_health
+from matchmaker.ops.logs import RequestLogMiddleware
 from matchmaker.web import render
 
 log = logging.getLogger("matchmaker")
@@ -56,7 +58,8 @@ def _wants_json(request: Request) -> bool:
 def create_app() -> FastAPI:
     """Build the FastAPI application."""
     settings = get_settings()
-    app = FastAPI(title="Matchmaker", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="Matchmaker", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json",
+                  lifespan=ops_health.lifespan)
     # Before routers and the session middleware: the user on every route, CSRF and body limits.
     install_accounts(app)
 
@@ -90,6 +93,8 @@ def create_app() -> FastAPI:
     )
     # Over HTTPS (directly or behind a TLS proxy) cookies get `Secure` and responses HSTS.
     app.add_middleware(HTTPSOnlyCookiesMiddleware)
+    # Outermost: times and logs every request, whatever the inner layers answer.
+    app.add_middleware(RequestLogMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
 

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 _tmp = Path(tempfile.mkdtemp(prefix="mm-test-"))
 os.environ.setdefault("MATCHMAKER_SECRET_KEY", "test-secret")
+# Tests build many apps: no background recommender warm-up in them.
+os.environ["MATCHMAKER_WARM_INDEX_ON_START"] = "0"
 os.environ["MATCHMAKER_CACHE_DIR"] = os.environ.get(
     "MATCHMAKER_CACHE_DIR", str(Path.home() / ".cache" / "matchmaker")
 )

@@ -1,0 +1,1 @@
+"""Operations: backup and restore, structured request logs, readiness and index warm-up."""
