@@ -374,6 +374,7 @@ class ImportReport:
     committed: bool = False
     dry_run: bool = False
     firm_ids: list[int] = field(default_factory=list)
+    detected_edition: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -420,6 +421,30 @@ def export_csv(session: Session, *, visible: Any = None, filters: FirmFilters | 
     ).yield_per(1000):
         writer.writerow(firm_to_row(firm))
     return out.getvalue()
+
+
+def _validate_row(values: dict[str, str], default_edition: str | None) -> FirmData:
+    """Validate a CSV row, reading its ATECO codes in the file's edition when one was detected."""
+    if default_edition and not values.get("ateco_edition"):
+        try:
+            return validate_firm({**values, "ateco_edition": default_edition}, from_text=True)
+        except FirmInvalid as exc:
+            if set(exc.errors) - {"ateco", "ateco_secondary"}:
+                raise
+    return validate_firm(values, from_text=True)
+
+
+def _row_lines(text: str, n: int) -> list[int]:
+    """Return the file line on which each data row starts (quoted cells may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader, None)
+    starts = []
+    prev = reader.line_num
+    for row in reader:
+        if row != []:  # csv.DictReader skips empty lines too
+            starts.append(prev + 1)
+        prev = reader.line_num
+    return starts[:n]
 
 
 def decode_csv(content: bytes) -> str:
@@ -487,13 +512,20 @@ def import_csv(
     if report.file_errors:
         return report
     reader.fieldnames = header
+    rows_in = list(reader)
+    default_edition = None
+    if "ateco_edition" not in header:
+        from matchmaker.refdata import ateco as ateco_ref
+
+        codes = [r.get("ateco") or "" for r in rows_in]
+        codes += [c for r in rows_in for c in (r.get("ateco_secondary") or "").split(";")]
+        default_edition, _counts = ateco_ref.detect_edition(codes)
+        report.detected_edition = default_edition
 
     valid: list[tuple[int, FirmData]] = []
     seen: dict[str, int] = {}
-    prev_line = 1
-    for row in reader:
-        line = prev_line + 1
-        prev_line = reader.line_num
+    line_nums = _row_lines(text, len(rows_in))
+    for row, line in zip(rows_in, line_nums, strict=True):
         report.rows += 1
         if None in row:
             report.errors.append(RowError(line, "", _("more values than columns")))
@@ -504,7 +536,7 @@ def import_csv(
             report.rows -= 1
             continue
         try:
-            data = validate_firm(values, from_text=True)
+            data = _validate_row(values, default_edition)
         except FirmInvalid as exc:
             report.rejected_rows += 1
             for col, reason in exc.errors.items():
@@ -592,6 +624,7 @@ def report_to_dict(report: ImportReport) -> dict[str, Any]:
         "committed": report.committed,
         "dry_run": report.dry_run,
         "file_errors": report.file_errors,
+        "detected_edition": report.detected_edition,
         "errors": [{"line": e.line, "column": e.column, "reason": e.reason} for e in report.errors],
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -425,3 +425,34 @@ def all_codes(edition: str = "2025", level: str | None = None) -> Iterator[Ateco
 def divisions() -> list[AtecoCode]:
     """Return the 2-digit ATECO 2022 divisions (the sector_division keys) with titles."""
     return list(all_codes("2022", "division"))
+
+
+def detect_edition(codes: Iterable[str]) -> tuple[str | None, dict[str, int]]:
+    """Guess which edition a list of codes (one file) was written in.
+
+    Codes valid in only one edition decide: a file whose codes exist only in ATECO 2007/2022
+    (and never only in 2025) is an older-edition file, so its ambiguous codes are read in that
+    edition too. Returns (edition or None when undecided, counts).
+    """
+    counts = {"only_2025": 0, "only_2022": 0, "only_2007": 0, "older": 0}
+    for raw in codes:
+        code = (raw or "").strip()
+        if not code:
+            continue
+        in25 = lookup(code, "2025") is not None
+        in22 = lookup(code, "2022") is not None
+        in07 = lookup(code, "2007") is not None
+        if in25 and not (in22 or in07):
+            counts["only_2025"] += 1
+        elif (in22 or in07) and not in25:
+            counts["older"] += 1
+            if in07 and not in22:
+                counts["only_2007"] += 1
+            elif in22 and not in07:
+                counts["only_2022"] += 1
+    if counts["older"] >= 2 and counts["older"] >= 4 * counts["only_2025"]:
+        edition = "2007" if counts["only_2007"] > counts["only_2022"] else "2022"
+        return edition, counts
+    if counts["only_2025"] >= 2 and counts["only_2025"] >= 4 * counts["older"]:
+        return "2025", counts
+    return None, counts

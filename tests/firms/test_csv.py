@@ -104,3 +104,18 @@ def test_export_then_import_gives_the_same_firms(db):
     assert report.created == 2
     after = {r["partita_iva"]: r for r in csv.DictReader(io.StringIO(service.export_csv(db)))}
     assert after == before
+
+
+def test_a_file_of_older_codes_is_read_in_its_edition(db):
+    # 25.62.00 is general machining in ATECO 2007/2022 but locks and hinges in 2025; the other
+    # codes of the file exist only in the older editions, so the file is read as such.
+    head = "partita_iva,name,ateco,comune_istat\n"
+    rows = [f"{piva(10)},Officina,25.62.00,108028", f"{piva(11)},Agricola,01.11.10,108028",
+            f"{piva(12)},Panificio,10.71.10,108028", f"{piva(13)},Bar,56.30.00,108028"]
+    report = service.import_csv(db, content=(head + "\n".join(rows) + "\n").encode())
+    assert report.committed and report.detected_edition in ("2007", "2022")
+    firm = service.get_firm(db, piva(10))
+    assert firm.ateco_edition in ("2007", "2022") and firm.sector_division == "25"
+    # Without that evidence a lone code is read as ATECO 2025.
+    report = service.import_csv(db, content=(head + f"{piva(14)},Officina Due,25.62.00,108028\n").encode())
+    assert report.detected_edition is None and service.get_firm(db, piva(14)).ateco_edition == "2025"
