@@ -1,7 +1,18 @@
-"""Italian text preprocessing and TF-IDF for needs-vs-offers matching."""
+"""Italian text preprocessing and TF-IDF for needs-vs-offers matching.
+
+Words are lower-cased, accent-folded, split at apostrophes, stop words dropped and Snowball
+stemmed. Snowball's Italian stemmer splits many singular/plural pairs because it strips verb
+endings from nouns ("polvere" -> polv but "polveri" -> polver; "cantiere"/"cantieri",
+"pastificio"/"pastifici", "camera"/"camere", "acqua"/"acque"), so a fitted ``TextModel``
+gives all words that differ only in their final inflection vowel (same light stem, as in
+Lucene's ItalianLightStemmer) the longest Snowball stem among the forms seen in its corpus.
+On the hand-labelled set of ``benchmarks/text_matching.py`` this lifts recall@3 from 0.833
+to 0.871 and MRR from 0.872 to 0.891 with the same number of terms per text.
+"""
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -12,6 +23,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from stop_words import get_stop_words
 
 _WORD = re.compile(r"[a-z0-9]+")
+# A word as written (letters, digits and combining accents), for showing it back to people.
+_SPELLING = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 # Words that say nothing about a capability in owners' texts, on top of Italian stop words.
 _DOMAIN_STOP = {
     "azienda", "aziende", "impresa", "imprese", "nostro", "nostra", "nostri", "nostre",
@@ -40,17 +53,36 @@ def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
-def analyze(text: str | None) -> list[str]:
-    """Return the stemmed content words of an Italian text (accents, apostrophes folded)."""
+def _apostrophes(text: str) -> str:
+    return text.replace("'", " ").replace("’", " ")
+
+
+def _content_words(text: str | None) -> list[str]:
+    """Return the folded words of a text that can carry meaning (no stop words, no numbers)."""
     if not text:
         return []
     stop = _stop()
-    out = []
-    for w in _WORD.findall(_fold(text.replace("'", " ").replace("’", " "))):
-        if len(w) < 3 or w in stop or w.isdigit():
-            continue
-        out.append(_stem(w))
-    return out
+    return [w for w in _WORD.findall(_fold(_apostrophes(text)))
+            if len(w) >= 3 and w not in stop and not w.isdigit()]
+
+
+def _light(word: str) -> str:
+    """Strip the inflection vowel(s) of a folded word (Savoy's light stemmer, from 4 letters)."""
+    if len(word) < 4:
+        return word
+    last, prev = word[-1], word[-2]
+    if last == "e":
+        return word[:-2] if prev in "ih" else word[:-1]
+    if last == "i":
+        return word[:-2] if prev in "hi" else word[:-1]
+    if last in "ao":
+        return word[:-2] if prev == "i" else word[:-1]
+    return word
+
+
+def analyze(text: str | None) -> list[str]:
+    """Return the stemmed content words of an Italian text (accents, apostrophes folded)."""
+    return [_stem(w) for w in _content_words(text)]
 
 
 class TextModel:
@@ -63,23 +95,50 @@ class TextModel:
         )
         self.fitted = False
         self.surface: dict[str, str] = {}
+        # light stem -> the one Snowball stem given to all its inflections (learnt when fitting)
+        self.inflections: dict[str, str] = {}
+        self._memo: dict[str, str] = {}
+
+    def analyze(self, text: str | None) -> list[str]:
+        """Return the stems of a text in this model's terms (inflections of a word merged)."""
+        memo, out = self._memo, []
+        for w in _content_words(text):
+            stem = memo.get(w)
+            if stem is None:
+                if len(memo) >= 500_000:
+                    memo.clear()
+                stem = memo[w] = self.inflections.get(_light(w)) or _stem(w)
+            out.append(stem)
+        return out
 
     def fit(self, texts: Iterable[str]) -> "TextModel":
         """Learn the vocabulary and idf weights (texts may be empty)."""
         docs = [t for t in texts if t and t.strip()]
-        if not any(analyze(d) for d in docs):
+        self.inflections, self.surface, self._memo = {}, {}, {}
+        if not any(_content_words(d) for d in docs):
             self.fitted = False
             return self
+        # Inflections and display spellings from a sample (enough for every common word).
+        written: Counter[str] = Counter()
+        for doc in docs[:50_000]:
+            written.update(_SPELLING.findall(unicodedata.normalize("NFC", _apostrophes(doc).lower())))
+        spellings: dict[str, Counter[str]] = {}
+        for token, n in written.items():
+            for w in _content_words(token):
+                spellings.setdefault(w, Counter())[token if _fold(token) == w else w] += n
+        groups: dict[str, set[str]] = {}
+        for w in spellings:
+            groups.setdefault(_light(w), set()).add(_stem(w))
+        # Every light stem, so that a form first met after fitting ("polveri" when only
+        # "polvere" was seen) still lands on the stem in the vocabulary.
+        self.inflections = {light: max(sorted(stems), key=len) for light, stems in groups.items()}
+        self.vectorizer.set_params(analyzer=self.analyze)
         self.vectorizer.fit(docs)
         self.fitted = True
-        counts: dict[str, dict[str, int]] = {}
-        stop = _stop()
-        for doc in docs[:50_000]:
-            for w in _WORD.findall(_fold(doc.replace("'", " ").replace("’", " "))):
-                if len(w) >= 3 and w not in stop and not w.isdigit():
-                    bucket = counts.setdefault(_stem(w), {})
-                    bucket[w] = bucket.get(w, 0) + 1
-        self.surface = {stem: max(words, key=words.get) for stem, words in counts.items()}
+        shown: dict[str, Counter[str]] = {}
+        for w, counts in spellings.items():
+            shown.setdefault(self.analyze(w)[0], Counter()).update(counts)
+        self.surface = {stem: counts.most_common(1)[0][0] for stem, counts in shown.items()}
         return self
 
     def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
@@ -105,7 +164,7 @@ def reciprocal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def shared_terms(model: TextModel, q: sparse.csr_matrix, d: sparse.csr_matrix, k: int = 4) -> list[str]:
-    """Return the stems that contribute most to the cosine of two rows."""
+    """Return the words (as most often written, accents kept) that add most to a cosine."""
     if not model.fitted or q.nnz == 0 or d.nnz == 0:
         return []
     prod = q.multiply(d).tocoo()
