@@ -9,6 +9,7 @@ MODEL_MODULES = [
     "matchmaker.accounts.models",
     "matchmaker.matching.models",
     "matchmaker.refdata.models",
+    "matchmaker.contracts.models",
 ]
 
 for _name in MODEL_MODULES:

@@ -1,0 +1,1 @@
+"""Network contracts: typed body, law checklist, versions, review, signature and documents."""
