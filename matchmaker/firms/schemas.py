@@ -321,6 +321,8 @@ def validate_firm(payload: Mapping[str, Any], *, from_text: bool = False) -> Fir
                 errors["ateco"] = _("give at least the division (2 digits), not only the section")
         except ateco_ref.AtecoError as exc:
             errors["ateco"] = str(exc)
+    elif "ateco" not in errors:
+        errors["ateco"] = _("the main ATECO code is required")
     secondary = []
     if "ateco_secondary" not in errors:
         for code in split_list(data.get("ateco_secondary")):

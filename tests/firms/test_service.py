@@ -39,6 +39,7 @@ def test_sme_class_follows_eu_recommendation(employees, turnover, expected):
         ("partita_iva", "123", "11 digits"),
         ("ateco", "99.99.99", "99.99.99"),
         ("ateco", "C", "division"),
+        ("ateco", "", "required"),
         ("comune_istat", "999999", "999999"),
         ("employees", -3, "greater than or equal"),
         ("name", "x" * 201, "200"),
