@@ -10,6 +10,7 @@ MODEL_MODULES = [
     "matchmaker.matching.models",
     "matchmaker.refdata.models",
     "matchmaker.contracts.models",
+    "matchmaker.networks.models",
 ]
 
 for _name in MODEL_MODULES:

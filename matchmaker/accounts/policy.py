@@ -164,6 +164,33 @@ def can_answer_invitation(user: User | None, *, firm_id: int, memberships: Membe
     return _active(user) and memberships.get(firm_id) in FIRM_APPROVER_ROLES
 
 
+def can_manage_network(
+    user: User | None, *, promoter_firm_id: int | None, created_by: int | None,
+    memberships: Memberships,
+) -> bool:
+    """The promoter firm's owners, colleagues and representatives, the network's creator
+    (a facilitator who proposed it) and admins invite firms and move the network along."""
+    if not _active(user):
+        return False
+    return (
+        is_admin(user)
+        or (created_by is not None and user.id == created_by)  # type: ignore[union-attr]
+        or (promoter_firm_id is not None and promoter_firm_id in memberships)
+    )
+
+
+def can_leave_network(user: User | None, *, firm_id: int, memberships: Memberships) -> bool:
+    """A member firm's owners or representatives take it out of a network."""
+    return can_answer_invitation(user, firm_id=firm_id, memberships=memberships)
+
+
+def can_view_introduction(
+    user: User | None, *, firm_ids: Collection[int], memberships: Memberships
+) -> bool:
+    """An introduction is seen by the people of its two firms and by admins."""
+    return _active(user) and (is_admin(user) or any(f in memberships for f in firm_ids))
+
+
 def can_view_contract(
     user: User | None,
     *,

@@ -1,0 +1,1 @@
+"""Networks: proposals, invitations, introductions and whole-network suggestions."""
