@@ -961,3 +961,68 @@ def mark_read(session: Session, *, user: User) -> int:
         n.read_at = now
     session.flush()
     return len(items)
+
+
+# ------------------------------------------------------------------------------ map
+
+MAP_WIDTH, MAP_HEIGHT = 400.0, 460.0
+_LAT_MAX, _LAT_MIN, _LNG_MIN, _LNG_MAX = 47.2, 35.4, 6.5, 18.7
+_COS = math.cos(math.radians(42.0))
+
+
+def project(lat: float, lng: float) -> tuple[float, float]:
+    """Project a point of Italy onto the SVG map (equirectangular at 42°N)."""
+    kx = MAP_WIDTH / ((_LNG_MAX - _LNG_MIN) * _COS)
+    ky = MAP_HEIGHT / (_LAT_MAX - _LAT_MIN)
+    k = min(kx, ky)
+    return round((lng - _LNG_MIN) * _COS * k, 1), round((_LAT_MAX - lat) * k, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def italy_outline() -> tuple[str, ...]:
+    """Return one SVG polygon (points attribute) per region: the hull of its comuni."""
+    from scipy.spatial import ConvexHull
+
+    by_region: dict[str, list[tuple[float, float]]] = {}
+    for c in places.all_comuni():
+        by_region.setdefault(c.region_code, []).append(project(c.lat, c.lng))
+    out = []
+    for _code, pts in sorted(by_region.items()):
+        arr = np.array(pts)
+        if len(arr) < 3:
+            continue
+        hull = ConvexHull(arr)
+        out.append(" ".join(f"{arr[i, 0]},{arr[i, 1]}" for i in hull.vertices))
+    return tuple(out)
+
+
+@dataclass
+class MapPoint:
+    x: float
+    y: float
+    number: int
+    name: str
+    comune: str
+    province: str
+    status: str  # member | invited | promoter
+    role_text: str = ""
+
+
+def map_points(session: Session, network: Network) -> list[MapPoint]:
+    """Return the network's firms as numbered dots on the map (members, then invited firms)."""
+    entries: list[tuple[int, str, str]] = [
+        (m.firm_id, "promoter" if m.role == "promoter" else "member", m.role_text)
+        for m in active_members(network)]
+    seen = {f for f, _s, _t in entries}
+    entries += [(i.firm_id, "invited", i.role_text) for i in network.invitations
+                if effective_status(i) in ("draft", "pending") and i.firm_id not in seen]
+    firms = firms_by_id(session, [f for f, _s, _t in entries])
+    out = []
+    for n, (fid, status, role_text) in enumerate(entries, start=1):
+        f = firms.get(fid)
+        if f is None:
+            continue
+        x, y = project(f.lat, f.lng)
+        out.append(MapPoint(x=x, y=y, number=n, name=f.name, comune=f.comune_name,
+                            province=f.province, status=status, role_text=role_text))
+    return out
