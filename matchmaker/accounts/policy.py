@@ -234,6 +234,30 @@ def can_assign_facilitator(user: User | None) -> bool:
     return is_admin(user)
 
 
+def can_create_contract(
+    user: User | None, *, party_firm_ids: Collection[int] = (), memberships: Memberships
+) -> bool:
+    """Facilitators and admins start contracts; a firm's owners and representatives may start
+    one their firm takes part in."""
+    if not _active(user):
+        return False
+    if has_role(user, "facilitator", "admin"):
+        return True
+    return any(memberships.get(fid) in FIRM_APPROVER_ROLES for fid in party_firm_ids)
+
+
+def can_manage_clause_templates(user: User | None) -> bool:
+    """Facilitators and admins copy clause templates and publish their own."""
+    return has_role(user, "facilitator", "admin")
+
+
+def can_edit_clause_template(user: User | None, *, owner_id: int | None) -> bool:
+    """A clause template is edited by the facilitator who owns it, or by an admin."""
+    if not can_manage_clause_templates(user):
+        return False
+    return is_admin(user) or (owner_id is not None and user.id == owner_id)  # type: ignore[union-attr]
+
+
 # --- associations --------------------------------------------------------------------------
 
 

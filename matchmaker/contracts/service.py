@@ -58,6 +58,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "filed": ("effective",),
     "effective": (),
 }
+# Roles in the network (not in the value chain): they say nothing about the programme.
+MEMBERSHIP_ROLES = frozenset({"promoter", "member", "invited", "owner", ""})
 NOTARY_FORMS = frozenset({"notarial_deed", "authenticated_private_deed",
                           "digital_signatures_authenticated"})
 
@@ -290,7 +292,8 @@ def participant_from_firm(firm: Any) -> dict[str, Any]:
     }
 
 
-def _firm_by_piva(session: Session, piva: str) -> Any:
+def firm_by_piva(session: Session, piva: str) -> Any:
+    """Return the registered firm with this partita IVA (any spelling), or None."""
     try:
         piva = normalize_partita_iva(piva)
     except ValueError:
@@ -347,7 +350,7 @@ def create_contract(
         raw = raw.strip()
         if not raw:
             continue
-        firm = _firm_by_piva(session, raw)
+        firm = firm_by_piva(session, raw)
         if firm is None:
             errors["partite_iva"] = _("no registered firm has partita IVA %(piva)s") % {"piva": raw}
             break
@@ -448,7 +451,9 @@ def programme_skeleton(network: dict[str, Any], pivas: list[str]) -> list[dict[s
     """Return one programme activity per member's value-chain role (lead: that member)."""
     out = []
     for member, piva in zip(network.get("members") or [], pivas, strict=False):
-        role = str(member.get("role_text") or member.get("role") or "").strip()
+        role = str(member.get("role_text") or "").strip()
+        if not role and member.get("role") not in MEMBERSHIP_ROLES:
+            role = str(member.get("role") or "").strip()
         stages = ", ".join(member.get("stage_names") or [])
         if not (role or stages):
             continue
@@ -563,7 +568,7 @@ def update_contract(
 def add_participant(session: Session, *, contract: Contract, partita_iva: str,
                     expected_version: int | None, author: User | None) -> list[str]:
     """Add a registered firm as a participant."""
-    firm = _firm_by_piva(session, partita_iva)
+    firm = firm_by_piva(session, partita_iva)
     if firm is None:
         raise ContractInvalid({"add_partita_iva": _("no registered firm has partita IVA %(piva)s")
                                % {"piva": partita_iva.strip()}})
