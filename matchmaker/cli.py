@@ -11,6 +11,7 @@ CLI_MODULES = [
     "matchmaker.accounts.cli",
     "matchmaker.matching.cli",
     "matchmaker.refdata.cli",
+    "matchmaker.networks.cli",
     "matchmaker.contracts.cli",
 ]
 

@@ -25,8 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matchmaker.db import Base, TimestampMixin, utcnow
 
-NETWORK_STATUSES = ("proposed", "forming", "agreed", "contract_drafting", "registered",
-                    "cancelled")
+NETWORK_STATUSES = ("proposed", "forming", "agreed", "contract_drafting", "registered", "cancelled")
 INVITATION_STATUSES = ("draft", "pending", "accepted", "declined", "expired", "withdrawn")
 MEMBER_STATUSES = ("active", "left")
 INTRODUCTION_STATUSES = ("pending", "accepted", "declined", "withdrawn")
@@ -58,15 +57,21 @@ class Network(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     members: Mapped[list["NetworkMember"]] = relationship(
-        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="network",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="NetworkMember.id",
     )
     invitations: Mapped[list["NetworkInvitation"]] = relationship(
-        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="network",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="NetworkInvitation.id",
     )
     activity: Mapped[list["NetworkActivity"]] = relationship(
-        back_populates="network", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="network",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="NetworkActivity.id",
     )
 
@@ -121,9 +126,7 @@ class NetworkInvitation(Base):
 
     network: Mapped[Network] = relationship(back_populates="invitations")
 
-    __table_args__ = (
-        CheckConstraint(f"status IN ({_in(INVITATION_STATUSES)})", name="status"),
-    )
+    __table_args__ = (CheckConstraint(f"status IN ({_in(INVITATION_STATUSES)})", name="status"),)
 
 
 class NetworkActivity(Base):
@@ -152,9 +155,7 @@ class Introduction(TimestampMixin, Base):
     __tablename__ = "introduction"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    from_firm_id: Mapped[int] = mapped_column(
-        ForeignKey("firm.id", ondelete="CASCADE"), index=True
-    )
+    from_firm_id: Mapped[int] = mapped_column(ForeignKey("firm.id", ondelete="CASCADE"), index=True)
     to_firm_id: Mapped[int] = mapped_column(ForeignKey("firm.id", ondelete="CASCADE"), index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10), default="pending")
@@ -169,14 +170,14 @@ class Introduction(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     messages: Mapped[list["IntroductionMessage"]] = relationship(
-        back_populates="introduction", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="introduction",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="IntroductionMessage.id",
     )
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (
-        CheckConstraint(f"status IN ({_in(INTRODUCTION_STATUSES)})", name="status"),
-    )
+    __table_args__ = (CheckConstraint(f"status IN ({_in(INTRODUCTION_STATUSES)})", name="status"),)
 
 
 class IntroductionMessage(Base):
@@ -187,9 +188,7 @@ class IntroductionMessage(Base):
         ForeignKey("introduction.id", ondelete="CASCADE"), index=True
     )
     firm_id: Mapped[int] = mapped_column(ForeignKey("firm.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -85,8 +85,9 @@ def _memberships(session: Session, user: User) -> dict[int, str]:
 
 def _visible_firm(session: Session, user: User, piva: str, field: str = "partita_iva") -> Firm:
     firm = firms_service.get_firm(session, piva) if piva else None
-    if firm is None or not policy.can_view_firm(user, firm, memberships=_memberships(session, user),
-                                                session=session):
+    if firm is None or not policy.can_view_firm(
+        user, firm, memberships=_memberships(session, user), session=session
+    ):
         raise service.NetworkError(_("No firm with partita IVA %(piva)s") % {"piva": piva}, field)
     return firm
 
@@ -94,8 +95,9 @@ def _visible_firm(session: Session, user: User, piva: str, field: str = "partita
 def _seed(session: Session, user: User, piva: str) -> Firm:
     firm = firms_service.get_firm(session, piva) if piva else None
     memberships = _memberships(session, user)
-    if firm is None or not policy.can_view_firm(user, firm, memberships=memberships,
-                                                session=session):
+    if firm is None or not policy.can_view_firm(
+        user, firm, memberships=memberships, session=session
+    ):
         raise HTTPException(404, _("No firm with partita IVA %(piva)s") % {"piva": piva})
     if not policy.can_create_network(user, seed_firm_id=firm.id, memberships=memberships):
         raise HTTPException(403, _("Networks are proposed by the firm's own people"))
@@ -105,7 +107,8 @@ def _seed(session: Session, user: User, piva: str) -> Firm:
 def _network(session: Session, user: User, network_id: int) -> Network:
     network = service.get_network(session, network_id)
     if network is None or not policy.can_view_network(
-        user, member_firm_ids=service.member_firm_ids(network),
+        user,
+        member_firm_ids=service.member_firm_ids(network),
         memberships=_memberships(session, user),
         facilitator_ids=[network.created_by] if network.created_by else [],
     ):
@@ -114,9 +117,12 @@ def _network(session: Session, user: User, network_id: int) -> Network:
 
 
 def _can_manage(session: Session, user: User, network: Network) -> bool:
-    return policy.can_manage_network(user, promoter_firm_id=network.promoter_firm_id,
-                                     created_by=network.created_by,
-                                     memberships=_memberships(session, user))
+    return policy.can_manage_network(
+        user,
+        promoter_firm_id=network.promoter_firm_id,
+        created_by=network.created_by,
+        memberships=_memberships(session, user),
+    )
 
 
 def _managed(session: Session, user: User, network_id: int) -> Network:
@@ -130,8 +136,9 @@ def _invitation_firm(session: Session, user: User, network: Network, invitation_
     inv = next((i for i in network.invitations if i.id == invitation_id), None)
     if inv is None:
         raise HTTPException(404, _("No such invitation"))
-    if not policy.can_answer_invitation(user, firm_id=inv.firm_id,
-                                        memberships=_memberships(session, user)):
+    if not policy.can_answer_invitation(
+        user, firm_id=inv.firm_id, memberships=_memberships(session, user)
+    ):
         raise HTTPException(403, _("Only the invited firm's owners or representatives can answer"))
     return inv.firm_id
 
@@ -144,8 +151,9 @@ def _api_error(exc: service.NetworkError, where: str = "body") -> JSONResponse:
     if isinstance(exc, service.NetworkConflict):
         return JSONResponse({"detail": str(exc)}, status_code=409)
     loc = [where, exc.field] if exc.field else [where]
-    return JSONResponse({"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]},
-                        status_code=422)
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]}, status_code=422
+    )
 
 
 def _goal_options() -> list[tuple[str, str]]:
@@ -168,70 +176,143 @@ def _stage_out(network_or_chain: str | None, keys: list[str]) -> list[StageOut]:
 def _member_out(m: service.SuggestedMember) -> SuggestedMemberOut:
     f = m.firm
     return SuggestedMemberOut(
-        firm=FirmCardOut(partita_iva=f.partita_iva, name=f.name, comune=f.comune,
-                         province=f.province, ateco=f.ateco, ateco_title=f.ateco_title,
-                         sme_class=f.sme_class, distance_km=f.distance_km),
-        role=m.role, roles=m.roles, stages=m.stages, new_stages=m.new_stages, fit=m.fit,
-        score=m.score, alternatives=[_member_out(a) for a in m.alternatives],
+        firm=FirmCardOut(
+            partita_iva=f.partita_iva,
+            name=f.name,
+            comune=f.comune,
+            province=f.province,
+            ateco=f.ateco,
+            ateco_title=f.ateco_title,
+            sme_class=f.sme_class,
+            distance_km=f.distance_km,
+        ),
+        role=m.role,
+        roles=m.roles,
+        stages=m.stages,
+        new_stages=m.new_stages,
+        fit=m.fit,
+        score=m.score,
+        alternatives=[_member_out(a) for a in m.alternatives],
     )
 
 
 def suggestion_out(s: service.Suggestion) -> SuggestionOut:
     """Return the API shape of a suggested network."""
     return SuggestionOut(
-        seed=s.seed.partita_iva, goal=s.goal, size=s.size, radius_km=s.radius_km,
-        chain=s.chain_key, chain_name=s.chain_name, members=[_member_out(m) for m in s.members],
+        seed=s.seed.partita_iva,
+        goal=s.goal,
+        size=s.size,
+        radius_km=s.radius_km,
+        chain=s.chain_key,
+        chain_name=s.chain_name,
+        members=[_member_out(m) for m in s.members],
         covered_stages=[StageOut(key=k, name=n) for k, n in s.covered],
         uncovered_stages=[StageOut(key=k, name=n) for k, n in s.uncovered],
-        open_slots=[OpenSlotOut(stage=StageOut(key=k, name=n),
-                                candidates=[_member_out(c) for c in cands])
-                    for k, n, cands in s.open_slots],
-        needs_covered=s.needs_covered, needs_uncovered=s.needs_uncovered,
-        candidates=s.candidates, mean_fit=s.mean_fit, seconds=s.seconds,
+        open_slots=[
+            OpenSlotOut(stage=StageOut(key=k, name=n), candidates=[_member_out(c) for c in cands])
+            for k, n, cands in s.open_slots
+        ],
+        needs_covered=s.needs_covered,
+        needs_uncovered=s.needs_uncovered,
+        candidates=s.candidates,
+        mean_fit=s.mean_fit,
+        seconds=s.seconds,
     )
 
 
 def network_out(session: Session, network: Network) -> NetworkOut:
     """Return the API shape of a network."""
-    firm_ids = ([m.firm_id for m in network.members] + [i.firm_id for i in network.invitations]
-                + [a.firm_id for a in network.activity if a.firm_id])
+    firm_ids = (
+        [m.firm_id for m in network.members]
+        + [i.firm_id for i in network.invitations]
+        + [a.firm_id for a in network.activity if a.firm_id]
+    )
     firms = service.firms_by_id(session, firm_ids)
-    piva = lambda fid: firms[fid].partita_iva if fid in firms else ""  # noqa: E731
-    name = lambda fid: firms[fid].name if fid in firms else ""  # noqa: E731
+    piva = lambda fid: firms[fid].partita_iva if fid in firms else ""
+    name = lambda fid: firms[fid].name if fid in firms else ""
     covered, uncovered = service.covered_stages(session, network)
     return NetworkOut(
-        id=network.id, name=network.name, description=network.description,
-        status=network.status, version=network.version,
+        id=network.id,
+        name=network.name,
+        description=network.description,
+        status=network.status,
+        version=network.version,
         promoter=piva(network.promoter_firm_id) if network.promoter_firm_id else None,
-        goal=network.goal, chain=network.chain_key,
-        chain_name=service.chain_name(network.chain_key), radius_km=network.radius_km,
-        members=[MemberOut(partita_iva=piva(m.firm_id), name=name(m.firm_id), role=m.role,
-                           role_text=m.role_text, stage=m.stage_key, status=m.status,
-                           joined_at=m.joined_at, left_at=m.left_at) for m in network.members],
-        invitations=[InvitationOut(id=i.id, partita_iva=piva(i.firm_id), name=name(i.firm_id),
-                                   status=service.effective_status(i), message=i.message,
-                                   reason=i.reason, sent_at=i.sent_at, expires_at=i.expires_at,
-                                   answered_at=i.answered_at) for i in network.invitations],
+        goal=network.goal,
+        chain=network.chain_key,
+        chain_name=service.chain_name(network.chain_key),
+        radius_km=network.radius_km,
+        members=[
+            MemberOut(
+                partita_iva=piva(m.firm_id),
+                name=name(m.firm_id),
+                role=m.role,
+                role_text=m.role_text,
+                stage=m.stage_key,
+                status=m.status,
+                joined_at=m.joined_at,
+                left_at=m.left_at,
+            )
+            for m in network.members
+        ],
+        invitations=[
+            InvitationOut(
+                id=i.id,
+                partita_iva=piva(i.firm_id),
+                name=name(i.firm_id),
+                status=service.effective_status(i),
+                message=i.message,
+                reason=i.reason,
+                sent_at=i.sent_at,
+                expires_at=i.expires_at,
+                answered_at=i.answered_at,
+            )
+            for i in network.invitations
+        ],
         covered_stages=_stage_out(network.chain_key, covered),
         uncovered_stages=_stage_out(network.chain_key, uncovered),
         allowed_transitions=service.allowed_transitions(network),
-        activity=[ActivityOut(at=a.created_at, actor=a.actor_label, action=a.action,
-                              partita_iva=piva(a.firm_id) if a.firm_id else None,
-                              detail=a.detail) for a in network.activity],
-        created_at=network.created_at, agreed_at=network.agreed_at,
+        activity=[
+            ActivityOut(
+                at=a.created_at,
+                actor=a.actor_label,
+                action=a.action,
+                partita_iva=piva(a.firm_id) if a.firm_id else None,
+                detail=a.detail,
+            )
+            for a in network.activity
+        ],
+        created_at=network.created_at,
+        agreed_at=network.agreed_at,
     )
 
 
 def _intro_out(session: Session, intro: Introduction, *, messages: bool = False) -> IntroductionOut:
-    firms = service.firms_by_id(session, [intro.from_firm_id, intro.to_firm_id]
-                                + ([m.firm_id for m in intro.messages] if messages else []))
+    firms = service.firms_by_id(
+        session,
+        [intro.from_firm_id, intro.to_firm_id]
+        + ([m.firm_id for m in intro.messages] if messages else []),
+    )
     return IntroductionOut(
-        id=intro.id, from_firm=firms[intro.from_firm_id].partita_iva,
-        to_firm=firms[intro.to_firm_id].partita_iva, message=intro.message,
-        status=intro.status, reason=intro.reason, created_at=intro.created_at,
+        id=intro.id,
+        from_firm=firms[intro.from_firm_id].partita_iva,
+        to_firm=firms[intro.to_firm_id].partita_iva,
+        message=intro.message,
+        status=intro.status,
+        reason=intro.reason,
+        created_at=intro.created_at,
         answered_at=intro.answered_at,
-        messages=[MessageOut(id=m.id, partita_iva=firms[m.firm_id].partita_iva, body=m.body,
-                             created_at=m.created_at) for m in intro.messages] if messages else [],
+        messages=[
+            MessageOut(
+                id=m.id,
+                partita_iva=firms[m.firm_id].partita_iva,
+                body=m.body,
+                created_at=m.created_at,
+            )
+            for m in intro.messages
+        ]
+        if messages
+        else [],
     )
 
 
@@ -241,16 +322,24 @@ def _new_network(session: Session, user: User, body: NetworkIn) -> Network:
     for i, m in enumerate(body.members):
         firm = _visible_firm(session, user, m.partita_iva, f"members.{i}.partita_iva")
         members.append((firm, m.stage, m.role_text))
-    return service.create_network(session, seed=seed, user=user, name=body.name,
-                                  goal=body.goal, chain_key=body.chain or None,
-                                  radius_km=body.radius_km, description=body.description,
-                                  members=members)
+    return service.create_network(
+        session,
+        seed=seed,
+        user=user,
+        name=body.name,
+        goal=body.goal,
+        chain_key=body.chain or None,
+        radius_km=body.radius_km,
+        description=body.description,
+        members=members,
+    )
 
 
 def _intro(session: Session, user: User, introduction_id: int) -> Introduction:
     intro = service.get_introduction(session, introduction_id)
     if intro is None or not policy.can_view_introduction(
-        user, firm_ids=(intro.from_firm_id, intro.to_firm_id),
+        user,
+        firm_ids=(intro.from_firm_id, intro.to_firm_id),
         memberships=_memberships(session, user),
     ):
         raise HTTPException(404, _("No such introduction"))
@@ -270,27 +359,49 @@ def _acting_firm(session: Session, user: User, firm_ids: tuple[int, ...]) -> int
 
 
 @router.get("/networks")
-def networks_page(request: Request, page: int = Query(1, ge=1), session: Session = SessionDep,
-                  user: User = UserDep) -> Response:
+def networks_page(
+    request: Request,
+    page: int = Query(1, ge=1),
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
     """List the networks the user's firms are in or invited to."""
     result = service.list_networks(session, user=user, page=page)
     my_firms = service.firms_by_id(session, list(_memberships(session, user)))
-    return render(request, "networks/list.html", {
-        "page": result, "status_labels": service.STATUS_LABELS,
-        "my_firms": sorted(my_firms.values(), key=lambda f: f.name),
-    })
+    return render(
+        request,
+        "networks/list.html",
+        {
+            "page": result,
+            "status_labels": service.STATUS_LABELS,
+            "my_firms": sorted(my_firms.values(), key=lambda f: f.name),
+        },
+    )
 
 
 @router.get("/networks/new")
-def suggest_page(request: Request, seed: str = "", size: int = Query(5, ge=2, le=10),
-                 goal: str = "", radius_km: str = "", chain: str = "",
-                 session: Session = SessionDep, user: User = UserDep) -> Response:
+def suggest_page(
+    request: Request,
+    seed: str = "",
+    size: int = Query(5, ge=2, le=10),
+    goal: str = "",
+    radius_km: str = "",
+    chain: str = "",
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
     """Propose a network around one of your firms: members, roles, coverage, alternatives."""
     memberships = _memberships(session, user)
-    my_firms = sorted(service.firms_by_id(session, list(memberships)).values(),
-                      key=lambda f: f.name)
-    values = {"seed": seed or (my_firms[0].partita_iva if len(my_firms) == 1 else ""),
-              "size": size, "goal": goal, "radius_km": radius_km, "chain": chain}
+    my_firms = sorted(
+        service.firms_by_id(session, list(memberships)).values(), key=lambda f: f.name
+    )
+    values = {
+        "seed": seed or (my_firms[0].partita_iva if len(my_firms) == 1 else ""),
+        "size": size,
+        "goal": goal,
+        "radius_km": radius_km,
+        "chain": chain,
+    }
     errors: dict[str, str] = {}
     suggestion = None
     if values["seed"]:
@@ -302,21 +413,38 @@ def suggest_page(request: Request, seed: str = "", size: int = Query(5, ge=2, le
             errors["radius_km"] = _("radius_km must be a number of km")
         if not errors:
             try:
-                suggestion = service.suggest(session, seed=firm, viewer=user, size=size,
-                                             goal=goal or None, radius_km=radius,
-                                             chain_key=chain or None)
+                suggestion = service.suggest(
+                    session,
+                    seed=firm,
+                    viewer=user,
+                    size=size,
+                    goal=goal or None,
+                    radius_km=radius,
+                    chain_key=chain or None,
+                )
             except service.NetworkError as exc:
                 errors[exc.field or "seed"] = str(exc)
-    return render(request, "networks/new.html", {
-        "values": values, "errors": errors, "suggestion": suggestion, "my_firms": my_firms,
-        "goals": _goal_options(), "chains": _chain_options(),
-        "radii": [25, 50, 100, 200, 500],
-    }, block="result", status_code=422 if errors else 200)
+    return render(
+        request,
+        "networks/new.html",
+        {
+            "values": values,
+            "errors": errors,
+            "suggestion": suggestion,
+            "my_firms": my_firms,
+            "goals": _goal_options(),
+            "chains": _chain_options(),
+            "radii": [25, 50, 100, 200, 500],
+        },
+        block="result",
+        status_code=422 if errors else 200,
+    )
 
 
 @router.post("/networks/new")
-async def create_network_form(request: Request, session: Session = SessionDep,
-                              user: User = UserDep) -> Response:
+async def create_network_form(
+    request: Request, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Save a proposed network: the chosen firm of each slot becomes a draft invitation."""
     form = await request.form()
     seed_piva = str(form.get("seed") or "")
@@ -334,63 +462,99 @@ async def create_network_form(request: Request, session: Session = SessionDep,
             members.append((firm, stage, role_text))
         radius = str(form.get("radius_km") or "")
         network = service.create_network(
-            session, seed=seed, user=user, name=str(form.get("name") or ""),
-            goal=str(form.get("goal") or "") or None, chain_key=str(form.get("chain") or "") or None,
-            radius_km=float(radius) if radius else None, members=members)
+            session,
+            seed=seed,
+            user=user,
+            name=str(form.get("name") or ""),
+            goal=str(form.get("goal") or "") or None,
+            chain_key=str(form.get("chain") or "") or None,
+            radius_km=float(radius) if radius else None,
+            members=members,
+        )
     except (service.NetworkError, ValueError) as exc:
         flash(request, str(exc), "error")
         return redirect("/networks/new?" + urlencode({"seed": seed.partita_iva}))
-    accounts_service.audit(session, actor=user, action="network.create", object_type="network",
-                           object_id=network.id, firm_id=seed.id, ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="network.create",
+        object_type="network",
+        object_id=network.id,
+        firm_id=seed.id,
+        ip=_ip(request),
+    )
     flash(request, _("Network proposed. Review it and send the invitations."))
     return redirect(f"/networks/{network.id}")
 
 
-def _network_context(session: Session, user: User, network: Network,
-                     **extra: Any) -> dict[str, Any]:
+def _network_context(
+    session: Session, user: User, network: Network, **extra: Any
+) -> dict[str, Any]:
     memberships = _memberships(session, user)
     can_manage = _can_manage(session, user, network)
-    firm_ids = ([m.firm_id for m in network.members] + [i.firm_id for i in network.invitations]
-                + [a.firm_id for a in network.activity if a.firm_id])
+    firm_ids = (
+        [m.firm_id for m in network.members]
+        + [i.firm_id for i in network.invitations]
+        + [a.firm_id for a in network.activity if a.firm_id]
+    )
     firms = service.firms_by_id(session, firm_ids)
     covered, uncovered = service.covered_stages(session, network)
-    slots = (service.open_slots(session, network=network, viewer=user)
-             if can_manage and network.status in service.OPEN and network.chain_key else None)
-    my_invitations = [i for i in network.invitations
-                      if service.effective_status(i) == "pending"
-                      and policy.can_answer_invitation(user, firm_id=i.firm_id,
-                                                       memberships=memberships)]
-    my_member_firms = [m.firm_id for m in service.active_members(network)
-                       if m.role != "promoter"
-                       and policy.can_leave_network(user, firm_id=m.firm_id,
-                                                    memberships=memberships)]
+    slots = (
+        service.open_slots(session, network=network, viewer=user)
+        if can_manage and network.status in service.OPEN and network.chain_key
+        else None
+    )
+    my_invitations = [
+        i
+        for i in network.invitations
+        if service.effective_status(i) == "pending"
+        and policy.can_answer_invitation(user, firm_id=i.firm_id, memberships=memberships)
+    ]
+    my_member_firms = [
+        m.firm_id
+        for m in service.active_members(network)
+        if m.role != "promoter"
+        and policy.can_leave_network(user, firm_id=m.firm_id, memberships=memberships)
+    ]
     return {
-        "network": network, "firms": firms, "can_manage": can_manage,
-        "status_labels": service.STATUS_LABELS, "invitation_labels": service.INVITATION_LABELS,
+        "network": network,
+        "firms": firms,
+        "can_manage": can_manage,
+        "status_labels": service.STATUS_LABELS,
+        "invitation_labels": service.INVITATION_LABELS,
         "effective_status": service.effective_status,
         "covered": [(k, service.stage_name(network.chain_key, k)) for k in covered],
         "uncovered": [(k, service.stage_name(network.chain_key, k)) for k in uncovered],
         "chain_name": service.chain_name(network.chain_key),
         "goal_label": GOALS.get(network.goal or "", {}).get(current_language.get()),
-        "slots": slots, "transitions": service.allowed_transitions(network) if can_manage else [],
-        "my_invitations": my_invitations, "my_member_firms": my_member_firms,
-        "outline": service.italy_outline(), "points": service.map_points(session, network),
-        "map_width": service.MAP_WIDTH, "map_height": service.MAP_HEIGHT,
-        "stage_name": service.stage_name, "values": {}, "errors": {}, **extra,
+        "slots": slots,
+        "transitions": service.allowed_transitions(network) if can_manage else [],
+        "my_invitations": my_invitations,
+        "my_member_firms": my_member_firms,
+        "outline": service.italy_outline(),
+        "points": service.map_points(session, network),
+        "map_width": service.MAP_WIDTH,
+        "map_height": service.MAP_HEIGHT,
+        "stage_name": service.stage_name,
+        "values": {},
+        "errors": {},
+        **extra,
     }
 
 
 @router.get("/networks/{network_id}")
-def network_page(request: Request, network_id: int, session: Session = SessionDep,
-                 user: User = UserDep) -> Response:
+def network_page(
+    request: Request, network_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Show a network: map, members and roles, stages, open slots, invitations, activity."""
     network = _network(session, user, network_id)
     return render(request, "networks/detail.html", _network_context(session, user, network))
 
 
 @router.post("/networks/{network_id}/invitations")
-async def invite_form(request: Request, network_id: int, session: Session = SessionDep,
-                      user: User = UserDep) -> Response:
+async def invite_form(
+    request: Request, network_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Invite a firm by partita IVA; errors re-render the page beside the field."""
     network = _managed(session, user, network_id)
     form = await request.form()
@@ -398,9 +562,16 @@ async def invite_form(request: Request, network_id: int, session: Session = Sess
     try:
         firm = _visible_firm(session, user, values["partita_iva"])
         days = int(values["days"]) if values["days"] else None
-        service.invite(session, network=network, firm=firm, user=user,
-                       message=values["message"], days=days, stage_key=values["stage"] or None,
-                       role_text=str(form.get("role_text") or ""))
+        service.invite(
+            session,
+            network=network,
+            firm=firm,
+            user=user,
+            message=values["message"],
+            days=days,
+            stage_key=values["stage"] or None,
+            role_text=str(form.get("role_text") or ""),
+        )
     except service.NetworkConflict as exc:
         raise _conflict(exc) from None
     except (service.NetworkError, ValueError) as exc:
@@ -408,18 +579,35 @@ async def invite_form(request: Request, network_id: int, session: Session = Sess
         if isinstance(exc, ValueError) and not isinstance(exc, service.NetworkError):
             field, exc = "days", service.NetworkError(_("give a number of days"), "days")
         network = _network(session, user, network_id)
-        return render(request, "networks/detail.html",
-                      _network_context(session, user, network, values=values,
-                                       errors={field: str(exc)}), status_code=422)
-    accounts_service.audit(session, actor=user, action="network.invite", object_type="network",
-                           object_id=network.id, detail={"firm": firm.partita_iva},
-                           ip=_ip(request))
+        return render(
+            request,
+            "networks/detail.html",
+            _network_context(session, user, network, values=values, errors={field: str(exc)}),
+            status_code=422,
+        )
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="network.invite",
+        object_type="network",
+        object_id=network.id,
+        detail={"firm": firm.partita_iva},
+        ip=_ip(request),
+    )
     flash(request, _("%(firm)s invited") % {"firm": firm.name})
     return redirect(f"/networks/{network.id}")
 
 
-def _form_action(request: Request, network_id: int, action: str, fn: Any, message: str,
-                 session: Session, user: User, detail: dict | None = None) -> Response:
+def _form_action(
+    request: Request,
+    network_id: int,
+    action: str,
+    fn: Any,
+    message: str,
+    session: Session,
+    user: User,
+    detail: dict | None = None,
+) -> Response:
     try:
         fn()
     except service.NetworkConflict as exc:
@@ -427,15 +615,27 @@ def _form_action(request: Request, network_id: int, action: str, fn: Any, messag
     except service.NetworkError as exc:
         flash(request, str(exc), "error")
         return redirect(f"/networks/{network_id}")
-    accounts_service.audit(session, actor=user, action=f"network.{action}", object_type="network",
-                           object_id=network_id, detail=detail, ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action=f"network.{action}",
+        object_type="network",
+        object_id=network_id,
+        detail=detail,
+        ip=_ip(request),
+    )
     flash(request, message)
     return redirect(f"/networks/{network_id}")
 
 
 @router.post("/networks/{network_id}/invitations/{invitation_id}/answer")
-async def answer_form(request: Request, network_id: int, invitation_id: int,
-                      session: Session = SessionDep, user: User = UserDep) -> Response:
+async def answer_form(
+    request: Request,
+    network_id: int,
+    invitation_id: int,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
     """Accept or decline an invitation for your firm."""
     network = _network(session, user, network_id)
     _invitation_firm(session, user, network, invitation_id)
@@ -443,76 +643,123 @@ async def answer_form(request: Request, network_id: int, invitation_id: int,
     accept = str(form.get("decision") or "") == "accept"
     reason = str(form.get("reason") or "")
     return _form_action(
-        request, network_id, "answer",
-        lambda: service.answer_invitation(session, network=network, invitation_id=invitation_id,
-                                          user=user, accept=accept, reason=reason),
-        _("Welcome to the network") if accept else _("Invitation declined"), session, user,
-        {"invitation": invitation_id, "accept": accept})
+        request,
+        network_id,
+        "answer",
+        lambda: service.answer_invitation(
+            session,
+            network=network,
+            invitation_id=invitation_id,
+            user=user,
+            accept=accept,
+            reason=reason,
+        ),
+        _("Welcome to the network") if accept else _("Invitation declined"),
+        session,
+        user,
+        {"invitation": invitation_id, "accept": accept},
+    )
 
 
 @router.post("/networks/{network_id}/invitations/{invitation_id}/withdraw")
-def withdraw_form(request: Request, network_id: int, invitation_id: int,
-                  session: Session = SessionDep, user: User = UserDep) -> Response:
+def withdraw_form(
+    request: Request,
+    network_id: int,
+    invitation_id: int,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
     """Take back an invitation not answered yet."""
     network = _managed(session, user, network_id)
     if not any(i.id == invitation_id for i in network.invitations):
         raise HTTPException(404, _("No such invitation"))
     return _form_action(
-        request, network_id, "withdraw",
-        lambda: service.withdraw_invitation(session, network=network,
-                                            invitation_id=invitation_id, user=user),
-        _("Invitation withdrawn"), session, user, {"invitation": invitation_id})
+        request,
+        network_id,
+        "withdraw",
+        lambda: service.withdraw_invitation(
+            session, network=network, invitation_id=invitation_id, user=user
+        ),
+        _("Invitation withdrawn"),
+        session,
+        user,
+        {"invitation": invitation_id},
+    )
 
 
 @router.post("/networks/{network_id}/leave")
-async def leave_form(request: Request, network_id: int, session: Session = SessionDep,
-                     user: User = UserDep) -> Response:
+async def leave_form(
+    request: Request, network_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Take your firm out of a network that is not agreed yet."""
     network = _network(session, user, network_id)
     form = await request.form()
     firm = firms_service.get_firm(session, str(form.get("firm") or ""))
-    if firm is None or not policy.can_leave_network(user, firm_id=firm.id,
-                                                    memberships=_memberships(session, user)):
+    if firm is None or not policy.can_leave_network(
+        user, firm_id=firm.id, memberships=_memberships(session, user)
+    ):
         raise HTTPException(403, _("Only a member firm's owners or representatives can do this"))
-    return _form_action(request, network_id, "leave",
-                        lambda: service.leave(session, network=network, firm_id=firm.id,
-                                              user=user),
-                        _("%(firm)s left the network") % {"firm": firm.name}, session, user,
-                        {"firm": firm.partita_iva})
+    return _form_action(
+        request,
+        network_id,
+        "leave",
+        lambda: service.leave(session, network=network, firm_id=firm.id, user=user),
+        _("%(firm)s left the network") % {"firm": firm.name},
+        session,
+        user,
+        {"firm": firm.partita_iva},
+    )
 
 
 @router.post("/networks/{network_id}/transitions")
-async def transition_form(request: Request, network_id: int, session: Session = SessionDep,
-                          user: User = UserDep) -> Response:
+async def transition_form(
+    request: Request, network_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Move the network to its next status (send invitations, agree, cancel, …)."""
     network = _managed(session, user, network_id)
     form = await request.form()
     to = str(form.get("to") or "")
-    return _form_action(request, network_id, "transition",
-                        lambda: service.transition(session, network=network, to=to, user=user),
-                        _("The network is now: %(s)s")
-                        % {"s": _(service.STATUS_LABELS.get(to, to))}, session, user, {"to": to})
+    return _form_action(
+        request,
+        network_id,
+        "transition",
+        lambda: service.transition(session, network=network, to=to, user=user),
+        _("The network is now: %(s)s") % {"s": _(service.STATUS_LABELS.get(to, to))},
+        session,
+        user,
+        {"to": to},
+    )
 
 
 @router.get("/inbox")
-def inbox_page(request: Request, page: int = Query(1, ge=1), session: Session = SessionDep,
-               user: User = UserDep) -> Response:
+def inbox_page(
+    request: Request,
+    page: int = Query(1, ge=1),
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
     """Show invitations and introductions waiting for you, and your notifications."""
     memberships = _memberships(session, user)
     intros = service.list_introductions(session, firm_ids=list(memberships), per_page=50)
     firm_ids = [i.from_firm_id for i in intros.items] + [i.to_firm_id for i in intros.items]
-    return render(request, "networks/inbox.html", {
-        "invitations": service.pending_invitations_for(session, user=user),
-        "introductions": intros.items, "firms": service.firms_by_id(session, firm_ids),
-        "my_firm_ids": set(memberships),
-        "notifications": service.list_notifications(session, user=user, page=page),
-        "notification_text": service.notification_text,
-    })
+    return render(
+        request,
+        "networks/inbox.html",
+        {
+            "invitations": service.pending_invitations_for(session, user=user),
+            "introductions": intros.items,
+            "firms": service.firms_by_id(session, firm_ids),
+            "my_firm_ids": set(memberships),
+            "notifications": service.list_notifications(session, user=user, page=page),
+            "notification_text": service.notification_text,
+        },
+    )
 
 
 @router.post("/inbox/read")
-def mark_read_form(request: Request, session: Session = SessionDep,
-                   user: User = UserDep) -> Response:
+def mark_read_form(
+    request: Request, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Mark every notification read."""
     service.mark_read(session, user=user)
     flash(request, _("All notifications marked as read"))
@@ -520,51 +767,73 @@ def mark_read_form(request: Request, session: Session = SessionDep,
 
 
 @router.post("/introductions")
-async def interest_form(request: Request, session: Session = SessionDep,
-                        user: User = UserDep) -> Response:
+async def interest_form(
+    request: Request, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Tell a suggested partner that your firm is interested, with a short message."""
     form = await request.form()
     from_piva, to_piva = str(form.get("from_firm") or ""), str(form.get("to_firm") or "")
     back = str(form.get("next") or "/inbox")
     back = back if back.startswith("/") and not back.startswith("//") else "/inbox"
     from_firm = firms_service.get_firm(session, from_piva)
-    if from_firm is None or not policy.can_act_for_firm(user, from_firm.id,
-                                                        memberships=_memberships(session, user)):
+    if from_firm is None or not policy.can_act_for_firm(
+        user, from_firm.id, memberships=_memberships(session, user)
+    ):
         raise HTTPException(403, _("Only the people of the firm concerned can do this"))
     try:
         to_firm = _visible_firm(session, user, to_piva, "to_firm")
-        intro = service.express_interest(session, from_firm=from_firm, to_firm=to_firm, user=user,
-                                         message=str(form.get("message") or ""))
+        intro = service.express_interest(
+            session,
+            from_firm=from_firm,
+            to_firm=to_firm,
+            user=user,
+            message=str(form.get("message") or ""),
+        )
     except service.NetworkError as exc:
         flash(request, str(exc), "error")
         return redirect(back)
-    accounts_service.audit(session, actor=user, action="introduction.create",
-                           object_type="firm", object_id=from_firm.partita_iva,
-                           detail={"to": to_firm.partita_iva}, ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="introduction.create",
+        object_type="firm",
+        object_id=from_firm.partita_iva,
+        detail={"to": to_firm.partita_iva},
+        ip=_ip(request),
+    )
     flash(request, _("%(firm)s will see your interest in its inbox") % {"firm": to_firm.name})
     return redirect(f"/introductions/{intro.id}")
 
 
 @router.get("/introductions/{introduction_id}")
-def introduction_page(request: Request, introduction_id: int, session: Session = SessionDep,
-                      user: User = UserDep) -> Response:
+def introduction_page(
+    request: Request, introduction_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Show an introduction, its answer, and the conversation once accepted."""
     intro = _intro(session, user, introduction_id)
     memberships = _memberships(session, user)
     firms = service.firms_by_id(session, [intro.from_firm_id, intro.to_firm_id])
-    return render(request, "networks/introduction.html", {
-        "intro": intro, "firms": firms,
-        "can_answer": intro.status == "pending" and policy.can_act_for_firm(
-            user, intro.to_firm_id, memberships=memberships),
-        "my_side": next((f for f in (intro.from_firm_id, intro.to_firm_id) if f in memberships),
-                        None),
-        "values": {}, "errors": {},
-    })
+    return render(
+        request,
+        "networks/introduction.html",
+        {
+            "intro": intro,
+            "firms": firms,
+            "can_answer": intro.status == "pending"
+            and policy.can_act_for_firm(user, intro.to_firm_id, memberships=memberships),
+            "my_side": next(
+                (f for f in (intro.from_firm_id, intro.to_firm_id) if f in memberships), None
+            ),
+            "values": {},
+            "errors": {},
+        },
+    )
 
 
 @router.post("/introductions/{introduction_id}/answer")
-async def answer_introduction_form(request: Request, introduction_id: int,
-                                   session: Session = SessionDep, user: User = UserDep) -> Response:
+async def answer_introduction_form(
+    request: Request, introduction_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Accept or decline an introduction for your firm (the reason helps the recommender)."""
     intro = _intro(session, user, introduction_id)
     if not policy.can_act_for_firm(user, intro.to_firm_id, memberships=_memberships(session, user)):
@@ -572,24 +841,40 @@ async def answer_introduction_form(request: Request, introduction_id: int,
     form = await request.form()
     accept = str(form.get("decision") or "") == "accept"
     try:
-        service.answer_introduction(session, introduction=intro, user=user, accept=accept,
-                                    reason=str(form.get("reason") or ""))
+        service.answer_introduction(
+            session,
+            introduction=intro,
+            user=user,
+            accept=accept,
+            reason=str(form.get("reason") or ""),
+        )
     except service.NetworkConflict as exc:
         raise _conflict(exc) from None
     except service.NetworkError as exc:
         flash(request, str(exc), "error")
         return redirect(f"/introductions/{intro.id}")
-    accounts_service.audit(session, actor=user, action="introduction.answer",
-                           object_type="introduction", object_id=intro.id,
-                           detail={"accept": accept}, ip=_ip(request))
-    flash(request, _("Introduction accepted: you can now write to each other") if accept
-          else _("Introduction declined"))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="introduction.answer",
+        object_type="introduction",
+        object_id=intro.id,
+        detail={"accept": accept},
+        ip=_ip(request),
+    )
+    flash(
+        request,
+        _("Introduction accepted: you can now write to each other")
+        if accept
+        else _("Introduction declined"),
+    )
     return redirect(f"/introductions/{intro.id}")
 
 
 @router.post("/introductions/{introduction_id}/messages")
-async def message_form(request: Request, introduction_id: int, session: Session = SessionDep,
-                       user: User = UserDep) -> Response:
+async def message_form(
+    request: Request, introduction_id: int, session: Session = SessionDep, user: User = UserDep
+) -> Response:
     """Write to the other firm of an accepted introduction."""
     intro = _intro(session, user, introduction_id)
     firm_id = _acting_firm(session, user, (intro.from_firm_id, intro.to_firm_id))
@@ -599,12 +884,19 @@ async def message_form(request: Request, introduction_id: int, session: Session 
         service.post_message(session, introduction=intro, firm_id=firm_id, user=user, body=body)
     except service.NetworkError as exc:
         memberships = _memberships(session, user)
-        return render(request, "networks/introduction.html", {
-            "intro": intro, "firms": service.firms_by_id(session, [intro.from_firm_id,
-                                                                   intro.to_firm_id]),
-            "can_answer": False, "my_side": firm_id if firm_id in memberships else None,
-            "values": {"body": body}, "errors": {"body": str(exc)},
-        }, status_code=422)
+        return render(
+            request,
+            "networks/introduction.html",
+            {
+                "intro": intro,
+                "firms": service.firms_by_id(session, [intro.from_firm_id, intro.to_firm_id]),
+                "can_answer": False,
+                "my_side": firm_id if firm_id in memberships else None,
+                "values": {"body": body},
+                "errors": {"body": str(exc)},
+            },
+            status_code=422,
+        )
     return redirect(f"/introductions/{intro.id}#messages")
 
 
@@ -612,119 +904,206 @@ async def message_form(request: Request, introduction_id: int, session: Session 
 
 
 @api_router.post("/networks/suggest", response_model=SuggestionOut)
-def api_suggest(body: SuggestIn, session: Session = SessionDep,
-                user: User = UserDep) -> Response | SuggestionOut:
+def api_suggest(
+    body: SuggestIn, session: Session = SessionDep, user: User = UserDep
+) -> Response | SuggestionOut:
     """A proposed network around the seed: members, roles, stages covered, alternatives."""
     seed = _seed(session, user, body.seed)
     try:
-        s = service.suggest(session, seed=seed, viewer=user, size=body.size, goal=body.goal,
-                            radius_km=body.radius_km, chain_key=body.chain)
+        s = service.suggest(
+            session,
+            seed=seed,
+            viewer=user,
+            size=body.size,
+            goal=body.goal,
+            radius_km=body.radius_km,
+            chain_key=body.chain,
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
     return suggestion_out(s)
 
 
 @api_router.get("/networks", response_model=NetworkPageOut)
-def api_list_networks(page: int = Query(1, ge=1), per_page: int = Query(20, ge=1, le=100),
-                      session: Session = SessionDep, user: User = UserDep) -> NetworkPageOut:
+def api_list_networks(
+    page: int = Query(1, ge=1),
+    per_page: int = Query(20, ge=1, le=100),
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> NetworkPageOut:
     """The networks your firms are in or invited to (all of them for admins)."""
-    result = service.list_networks(session, user=user, see_all=policy.is_admin(user), page=page,
-                                   per_page=per_page)
+    result = service.list_networks(
+        session, user=user, see_all=policy.is_admin(user), page=page, per_page=per_page
+    )
     return NetworkPageOut(
-        items=[NetworkSummaryOut(id=n.id, name=n.name, status=n.status,
-                                 members=len(service.active_members(n)),
-                                 pending_invitations=sum(service.effective_status(i) == "pending"
-                                                         for i in n.invitations),
-                                 updated_at=n.updated_at) for n in result.items],
-        total=result.total, page=result.page, per_page=result.per_page, pages=result.pages)
+        items=[
+            NetworkSummaryOut(
+                id=n.id,
+                name=n.name,
+                status=n.status,
+                members=len(service.active_members(n)),
+                pending_invitations=sum(
+                    service.effective_status(i) == "pending" for i in n.invitations
+                ),
+                updated_at=n.updated_at,
+            )
+            for n in result.items
+        ],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        pages=result.pages,
+    )
 
 
 @api_router.post("/networks", response_model=NetworkOut, status_code=201)
-def api_create_network(request: Request, body: NetworkIn, session: Session = SessionDep,
-                       user: User = UserDep) -> Response | NetworkOut:
+def api_create_network(
+    request: Request, body: NetworkIn, session: Session = SessionDep, user: User = UserDep
+) -> Response | NetworkOut:
     """Propose a network; its members become invitations to send with a transition to forming."""
     try:
         network = _new_network(session, user, body)
     except service.NetworkError as exc:
         return _api_error(exc)
-    accounts_service.audit(session, actor=user, action="network.create", object_type="network",
-                           object_id=network.id, firm_id=network.promoter_firm_id,
-                           ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="network.create",
+        object_type="network",
+        object_id=network.id,
+        firm_id=network.promoter_firm_id,
+        ip=_ip(request),
+    )
     return network_out(session, service.get_network(session, network.id))
 
 
 @api_router.get("/networks/{network_id}", response_model=NetworkOut)
-def api_get_network(network_id: int, session: Session = SessionDep,
-                    user: User = UserDep) -> NetworkOut:
+def api_get_network(
+    network_id: int, session: Session = SessionDep, user: User = UserDep
+) -> NetworkOut:
     """One network with members, invitations, stages and its activity log."""
     return network_out(session, _network(session, user, network_id))
 
 
-def _api_done(request: Request, session: Session, user: User, network_id: int,
-              action: str, detail: dict | None = None) -> NetworkOut:
-    accounts_service.audit(session, actor=user, action=f"network.{action}",
-                           object_type="network", object_id=network_id, detail=detail,
-                           ip=_ip(request))
+def _api_done(
+    request: Request,
+    session: Session,
+    user: User,
+    network_id: int,
+    action: str,
+    detail: dict | None = None,
+) -> NetworkOut:
+    accounts_service.audit(
+        session,
+        actor=user,
+        action=f"network.{action}",
+        object_type="network",
+        object_id=network_id,
+        detail=detail,
+        ip=_ip(request),
+    )
     session.expire_all()
     return network_out(session, service.get_network(session, network_id))
 
 
-@api_router.post("/networks/{network_id}/invitations", response_model=NetworkOut,
-                 status_code=201)
-def api_invite(request: Request, network_id: int, body: InvitationIn,
-               session: Session = SessionDep, user: User = UserDep) -> Response | NetworkOut:
+@api_router.post("/networks/{network_id}/invitations", response_model=NetworkOut, status_code=201)
+def api_invite(
+    request: Request,
+    network_id: int,
+    body: InvitationIn,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | NetworkOut:
     """Invite a firm (a draft while proposed, sent at once while forming)."""
     network = _managed(session, user, network_id)
     try:
         firm = _visible_firm(session, user, body.partita_iva)
-        service.invite(session, network=network, firm=firm, user=user, message=body.message,
-                       days=body.days, stage_key=body.stage)
+        service.invite(
+            session,
+            network=network,
+            firm=firm,
+            user=user,
+            message=body.message,
+            days=body.days,
+            stage_key=body.stage,
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
     return _api_done(request, session, user, network_id, "invite", {"firm": firm.partita_iva})
 
 
-@api_router.post("/networks/{network_id}/invitations/{invitation_id}/answer",
-                 response_model=NetworkOut)
-def api_answer(request: Request, network_id: int, invitation_id: int, body: AnswerIn,
-               session: Session = SessionDep, user: User = UserDep) -> Response | NetworkOut:
+@api_router.post(
+    "/networks/{network_id}/invitations/{invitation_id}/answer", response_model=NetworkOut
+)
+def api_answer(
+    request: Request,
+    network_id: int,
+    invitation_id: int,
+    body: AnswerIn,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | NetworkOut:
     """Accept or decline an invitation for your firm; expired or withdrawn ones are refused."""
     network = _network(session, user, network_id)
     _invitation_firm(session, user, network, invitation_id)
     try:
-        service.answer_invitation(session, network=network, invitation_id=invitation_id,
-                                  user=user, accept=body.accept, reason=body.reason)
+        service.answer_invitation(
+            session,
+            network=network,
+            invitation_id=invitation_id,
+            user=user,
+            accept=body.accept,
+            reason=body.reason,
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
-    return _api_done(request, session, user, network_id, "answer",
-                     {"invitation": invitation_id, "accept": body.accept})
+    return _api_done(
+        request,
+        session,
+        user,
+        network_id,
+        "answer",
+        {"invitation": invitation_id, "accept": body.accept},
+    )
 
 
-@api_router.post("/networks/{network_id}/invitations/{invitation_id}/withdraw",
-                 response_model=NetworkOut)
-def api_withdraw(request: Request, network_id: int, invitation_id: int,
-                 session: Session = SessionDep, user: User = UserDep) -> Response | NetworkOut:
+@api_router.post(
+    "/networks/{network_id}/invitations/{invitation_id}/withdraw", response_model=NetworkOut
+)
+def api_withdraw(
+    request: Request,
+    network_id: int,
+    invitation_id: int,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | NetworkOut:
     """Take back an invitation not answered yet."""
     network = _managed(session, user, network_id)
     if not any(i.id == invitation_id for i in network.invitations):
         raise HTTPException(404, _("No such invitation"))
     try:
-        service.withdraw_invitation(session, network=network, invitation_id=invitation_id,
-                                    user=user)
+        service.withdraw_invitation(
+            session, network=network, invitation_id=invitation_id, user=user
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
-    return _api_done(request, session, user, network_id, "withdraw",
-                     {"invitation": invitation_id})
+    return _api_done(request, session, user, network_id, "withdraw", {"invitation": invitation_id})
 
 
 @api_router.post("/networks/{network_id}/leave", response_model=NetworkOut)
-def api_leave(request: Request, network_id: int, body: LeaveIn, session: Session = SessionDep,
-              user: User = UserDep) -> Response | NetworkOut:
+def api_leave(
+    request: Request,
+    network_id: int,
+    body: LeaveIn,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | NetworkOut:
     """Take your firm out of a network that is not agreed yet."""
     network = _network(session, user, network_id)
     firm = firms_service.get_firm(session, body.partita_iva)
-    if firm is None or not policy.can_leave_network(user, firm_id=firm.id,
-                                                    memberships=_memberships(session, user)):
+    if firm is None or not policy.can_leave_network(
+        user, firm_id=firm.id, memberships=_memberships(session, user)
+    ):
         raise HTTPException(403, _("Only a member firm's owners or representatives can do this"))
     try:
         service.leave(session, network=network, firm_id=firm.id, user=user)
@@ -734,8 +1113,13 @@ def api_leave(request: Request, network_id: int, body: LeaveIn, session: Session
 
 
 @api_router.post("/networks/{network_id}/transitions", response_model=NetworkOut)
-def api_transition(request: Request, network_id: int, body: TransitionIn,
-                   session: Session = SessionDep, user: User = UserDep) -> Response | NetworkOut:
+def api_transition(
+    request: Request,
+    network_id: int,
+    body: TransitionIn,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | NetworkOut:
     """Move the network along: forming (sends invitations), agreed, cancelled, …"""
     network = _managed(session, user, network_id)
     try:
@@ -746,70 +1130,96 @@ def api_transition(request: Request, network_id: int, body: TransitionIn,
 
 
 @api_router.get("/introductions", response_model=list[IntroductionOut])
-def api_introductions(page: int = Query(1, ge=1), session: Session = SessionDep,
-                      user: User = UserDep) -> list[IntroductionOut]:
+def api_introductions(
+    page: int = Query(1, ge=1), session: Session = SessionDep, user: User = UserDep
+) -> list[IntroductionOut]:
     """Introductions your firms sent or received, newest first (50 a page)."""
-    result = service.list_introductions(session, firm_ids=list(_memberships(session, user)),
-                                        page=page, per_page=50)
+    result = service.list_introductions(
+        session, firm_ids=list(_memberships(session, user)), page=page, per_page=50
+    )
     return [_intro_out(session, i) for i in result.items]
 
 
 @api_router.post("/introductions", response_model=IntroductionOut, status_code=201)
-def api_interest(request: Request, body: IntroductionIn, session: Session = SessionDep,
-                 user: User = UserDep) -> Response | IntroductionOut:
+def api_interest(
+    request: Request, body: IntroductionIn, session: Session = SessionDep, user: User = UserDep
+) -> Response | IntroductionOut:
     """Express your firm's interest in a partner, with a short message."""
     from_firm = firms_service.get_firm(session, body.from_firm)
-    if from_firm is None or not policy.can_act_for_firm(user, from_firm.id,
-                                                        memberships=_memberships(session, user)):
+    if from_firm is None or not policy.can_act_for_firm(
+        user, from_firm.id, memberships=_memberships(session, user)
+    ):
         raise HTTPException(403, _("Only the people of the firm concerned can do this"))
     try:
         to_firm = _visible_firm(session, user, body.to_firm, "to_firm")
-        intro = service.express_interest(session, from_firm=from_firm, to_firm=to_firm,
-                                         user=user, message=body.message)
+        intro = service.express_interest(
+            session, from_firm=from_firm, to_firm=to_firm, user=user, message=body.message
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
-    accounts_service.audit(session, actor=user, action="introduction.create",
-                           object_type="firm", object_id=from_firm.partita_iva,
-                           detail={"to": to_firm.partita_iva}, ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="introduction.create",
+        object_type="firm",
+        object_id=from_firm.partita_iva,
+        detail={"to": to_firm.partita_iva},
+        ip=_ip(request),
+    )
     return _intro_out(session, intro)
 
 
 @api_router.get("/introductions/{introduction_id}", response_model=IntroductionOut)
-def api_introduction(introduction_id: int, session: Session = SessionDep,
-                     user: User = UserDep) -> IntroductionOut:
+def api_introduction(
+    introduction_id: int, session: Session = SessionDep, user: User = UserDep
+) -> IntroductionOut:
     """One introduction with its messages."""
     return _intro_out(session, _intro(session, user, introduction_id), messages=True)
 
 
 @api_router.post("/introductions/{introduction_id}/answer", response_model=IntroductionOut)
-def api_answer_introduction(request: Request, introduction_id: int, body: AnswerIn,
-                            session: Session = SessionDep,
-                            user: User = UserDep) -> Response | IntroductionOut:
+def api_answer_introduction(
+    request: Request,
+    introduction_id: int,
+    body: AnswerIn,
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response | IntroductionOut:
     """Accept or decline an introduction addressed to your firm."""
     intro = _intro(session, user, introduction_id)
     if not policy.can_act_for_firm(user, intro.to_firm_id, memberships=_memberships(session, user)):
         raise HTTPException(403, _("Only the people of the firm concerned can do this"))
     try:
-        service.answer_introduction(session, introduction=intro, user=user, accept=body.accept,
-                                    reason=body.reason)
+        service.answer_introduction(
+            session, introduction=intro, user=user, accept=body.accept, reason=body.reason
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
-    accounts_service.audit(session, actor=user, action="introduction.answer",
-                           object_type="introduction", object_id=intro.id,
-                           detail={"accept": body.accept}, ip=_ip(request))
+    accounts_service.audit(
+        session,
+        actor=user,
+        action="introduction.answer",
+        object_type="introduction",
+        object_id=intro.id,
+        detail={"accept": body.accept},
+        ip=_ip(request),
+    )
     return _intro_out(session, intro, messages=True)
 
 
-@api_router.post("/introductions/{introduction_id}/messages", response_model=IntroductionOut,
-                 status_code=201)
-def api_message(introduction_id: int, body: MessageIn, session: Session = SessionDep,
-                user: User = UserDep) -> Response | IntroductionOut:
+@api_router.post(
+    "/introductions/{introduction_id}/messages", response_model=IntroductionOut, status_code=201
+)
+def api_message(
+    introduction_id: int, body: MessageIn, session: Session = SessionDep, user: User = UserDep
+) -> Response | IntroductionOut:
     """Write to the other firm of an accepted introduction."""
     intro = _intro(session, user, introduction_id)
     firm_id = _acting_firm(session, user, (intro.from_firm_id, intro.to_firm_id))
     try:
-        service.post_message(session, introduction=intro, firm_id=firm_id, user=user,
-                             body=body.body)
+        service.post_message(
+            session, introduction=intro, firm_id=firm_id, user=user, body=body.body
+        )
     except service.NetworkError as exc:
         return _api_error(exc)
     session.refresh(intro, ["messages"])
@@ -817,13 +1227,22 @@ def api_message(introduction_id: int, body: MessageIn, session: Session = Sessio
 
 
 @api_router.get("/notifications", response_model=list[NotificationOut])
-def api_notifications(page: int = Query(1, ge=1), session: Session = SessionDep,
-                      user: User = UserDep) -> list[NotificationOut]:
+def api_notifications(
+    page: int = Query(1, ge=1), session: Session = SessionDep, user: User = UserDep
+) -> list[NotificationOut]:
     """Your notifications, newest first (20 a page)."""
     result = service.list_notifications(session, user=user, page=page)
-    return [NotificationOut(id=n.id, kind=n.kind, text=service.notification_text(n),
-                            link=n.link, created_at=n.created_at, read=n.read_at is not None)
-            for n in result.items]
+    return [
+        NotificationOut(
+            id=n.id,
+            kind=n.kind,
+            text=service.notification_text(n),
+            link=n.link,
+            created_at=n.created_at,
+            read=n.read_at is not None,
+        )
+        for n in result.items
+    ]
 
 
 @api_router.post("/notifications/read")

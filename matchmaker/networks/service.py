@@ -62,13 +62,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 STATUS_LABELS = {
-    "proposed": "Proposed", "forming": "Forming", "agreed": "Agreed",
-    "contract_drafting": "Contract drafting", "registered": "Registered",
+    "proposed": "Proposed",
+    "forming": "Forming",
+    "agreed": "Agreed",
+    "contract_drafting": "Contract drafting",
+    "registered": "Registered",
     "cancelled": "Cancelled",
 }
 INVITATION_LABELS = {
-    "draft": "Not sent yet", "pending": "Waiting for an answer", "accepted": "Accepted",
-    "declined": "Declined", "expired": "Expired", "withdrawn": "Withdrawn",
+    "draft": "Not sent yet",
+    "pending": "Waiting for an answer",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "expired": "Expired",
+    "withdrawn": "Withdrawn",
 }
 # Notification kinds and their sentences (translated when shown).
 NOTIFICATION_TEXT = {
@@ -194,30 +201,44 @@ def _card(idx: index_mod.RecommenderIndex, row: int, seed_comune: int) -> FirmCa
     code = ateco_ref.lookup(info.code, info.edition) if info.code else None
     sme = int(a.sme[row])
     return FirmCard(
-        firm_id=int(a.ids[row]), partita_iva=str(a.piva[row]), name=a.names[row],
-        comune=comune.name, province=comune.province, comune_istat=comune.istat,
-        lat=comune.lat, lng=comune.lng, ateco=info.code,
+        firm_id=int(a.ids[row]),
+        partita_iva=str(a.piva[row]),
+        name=a.names[row],
+        comune=comune.name,
+        province=comune.province,
+        comune_istat=comune.istat,
+        lat=comune.lat,
+        lng=comune.lng,
+        ateco=info.code,
         ateco_title=code.title if code else None,
-        sme_class=[k for k, v in SME_INDEX.items() if v == sme][0] if sme >= 0 else None,
-        distance_km=round(float(places.haversine_km(seed_c.lat, seed_c.lng, comune.lat,
-                                                    comune.lng)), 1),
+        sme_class=next(k for k, v in SME_INDEX.items() if v == sme) if sme >= 0 else None,
+        distance_km=round(
+            float(places.haversine_km(seed_c.lat, seed_c.lng, comune.lat, comune.lng)), 1
+        ),
     )
 
 
-def role_sentences(role: planner.Role, chain_key: str | None, *, promoter: bool = False) -> list[str]:
+def role_sentences(
+    role: planner.Role, chain_key: str | None, *, promoter: bool = False
+) -> list[str]:
     """Say in words what a member brings: stages, support, offers."""
     out: list[str] = []
     if promoter:
         out.append(_("promoter of the network"))
     if role.new_stages:
-        out.append(_("covers stage: %(s)s") % {
-            "s": ", ".join(stage_name(chain_key, k) for k in role.new_stages)})
+        out.append(
+            _("covers stage: %(s)s")
+            % {"s": ", ".join(stage_name(chain_key, k) for k in role.new_stages)}
+        )
     elif role.stages:
-        out.append(_("strengthens stage: %(s)s") % {
-            "s": ", ".join(stage_name(chain_key, k) for k in role.stages)})
+        out.append(
+            _("strengthens stage: %(s)s")
+            % {"s": ", ".join(stage_name(chain_key, k) for k in role.stages)}
+        )
     if role.support:
-        out.append(_("support: %(s)s") % {
-            "s": ", ".join(stage_name(chain_key, k) for k in role.support)})
+        out.append(
+            _("support: %(s)s") % {"s": ", ".join(stage_name(chain_key, k) for k in role.support)}
+        )
     if role.offers:
         out.append(_("offers: %(t)s") % {"t": ", ".join(role.offers)})
     if not out:
@@ -225,35 +246,57 @@ def role_sentences(role: planner.Role, chain_key: str | None, *, promoter: bool 
     return out
 
 
-def _member(idx: index_mod.RecommenderIndex, role: planner.Role, plan: planner.Plan,
-            seed_comune: int, *, promoter: bool = False) -> SuggestedMember:
+def _member(
+    idx: index_mod.RecommenderIndex,
+    role: planner.Role,
+    plan: planner.Plan,
+    seed_comune: int,
+    *,
+    promoter: bool = False,
+) -> SuggestedMember:
     return SuggestedMember(
-        firm=_card(idx, role.row, seed_comune), role="promoter" if promoter else "member",
-        roles=role_sentences(role, plan.chain_key, promoter=promoter), stages=role.stages,
-        new_stages=role.new_stages, fit=round(role.fit, 4), score=round(role.seed_score, 4),
+        firm=_card(idx, role.row, seed_comune),
+        role="promoter" if promoter else "member",
+        roles=role_sentences(role, plan.chain_key, promoter=promoter),
+        stages=role.stages,
+        new_stages=role.new_stages,
+        fit=round(role.fit, 4),
+        score=round(role.seed_score, 4),
     )
 
 
-def _validate_plan_input(size: int, goal: str | None, chain_key: str | None,
-                         radius_km: float | None) -> None:
+def _validate_plan_input(
+    size: int, goal: str | None, chain_key: str | None, radius_km: float | None
+) -> None:
     if not planner.MIN_SIZE <= size <= planner.MAX_SIZE:
-        raise NetworkError(_("size must be between %(a)s and %(b)s firms")
-                           % {"a": planner.MIN_SIZE, "b": planner.MAX_SIZE}, "size")
+        raise NetworkError(
+            _("size must be between %(a)s and %(b)s firms")
+            % {"a": planner.MIN_SIZE, "b": planner.MAX_SIZE},
+            "size",
+        )
     if goal is not None and goal not in GOALS:
         raise NetworkError(_("unknown goal %(g)s") % {"g": goal}, "goal")
     if chain_key is not None:
         try:
             chains_ref.chain(chain_key)
         except chains_ref.UnknownChain:
-            raise NetworkError(_("unknown value chain %(c)s") % {"c": chain_key},
-                               "chain") from None
+            raise NetworkError(_("unknown value chain %(c)s") % {"c": chain_key}, "chain") from None
     if radius_km is not None and not 0 < radius_km <= 2000:
         raise NetworkError(_("radius_km must be between 1 and 2000"), "radius_km")
 
 
-def suggest(session: Session, *, seed: Firm, viewer: Any, size: int = 5, goal: str | None = None,
-            radius_km: float | None = None, chain_key: str | None = None,
-            exclude_firm_ids: Sequence[int] = (), fixed_firm_ids: Sequence[int] = ()) -> Suggestion:
+def suggest(
+    session: Session,
+    *,
+    seed: Firm,
+    viewer: Any,
+    size: int = 5,
+    goal: str | None = None,
+    radius_km: float | None = None,
+    chain_key: str | None = None,
+    exclude_firm_ids: Sequence[int] = (),
+    fixed_firm_ids: Sequence[int] = (),
+) -> Suggestion:
     """Propose a network of `size` firms around the seed, with roles and alternatives."""
     _validate_plan_input(size, goal, chain_key, radius_km)
     t0 = time.perf_counter()
@@ -261,8 +304,9 @@ def suggest(session: Session, *, seed: Firm, viewer: Any, size: int = 5, goal: s
     with idx.lock:
         a = idx.arrays
         try:
-            q, _why = matching_service.build_query(session, idx, seed, viewer,
-                                                   radius_km=radius_km, goal=goal)
+            q, _why = matching_service.build_query(
+                session, idx, seed, viewer, radius_km=radius_km, goal=goal
+            )
         except matching_service.MatchingError as exc:
             raise NetworkError(str(exc)) from None
         # The goal shapes the weights and the shared-goal score, but is no hard filter here:
@@ -273,26 +317,45 @@ def suggest(session: Session, *, seed: Firm, viewer: Any, size: int = 5, goal: s
             base = q.excluded_rows if q.excluded_rows is not None else np.empty(0, np.int64)
             q.excluded_rows = np.concatenate([base, np.array(extra, dtype=np.int64)])
         fixed = [a.row_of[f] for f in fixed_firm_ids if f in a.row_of and f != seed.id]
-        plan = planner.plan_network(a, idx.model, idx.io_link, q, size=size,
-                                    chain_key=chain_key, fixed_rows=fixed, goal=goal)
+        plan = planner.plan_network(
+            a,
+            idx.model,
+            idx.io_link,
+            q,
+            size=size,
+            chain_key=chain_key,
+            fixed_rows=fixed,
+            goal=goal,
+        )
         sc = q.comune_idx
         members = [_member(idx, plan.members[0], plan, sc, promoter=True)]
         for role in plan.members[1:]:
             m = _member(idx, role, plan, sc)
-            m.alternatives = [_member(idx, alt, plan, sc)
-                              for alt in plan.alternatives.get(role.row, [])]
+            m.alternatives = [
+                _member(idx, alt, plan, sc) for alt in plan.alternatives.get(role.row, [])
+            ]
             members.append(m)
-        slots = [(k, stage_name(plan.chain_key, k), [_member(idx, r, plan, sc) for r in rs])
-                 for k, rs in plan.open_slots.items()]
+        slots = [
+            (k, stage_name(plan.chain_key, k), [_member(idx, r, plan, sc) for r in rs])
+            for k, rs in plan.open_slots.items()
+        ]
         seed_card = members[0].firm
     return Suggestion(
-        seed=seed_card, goal=goal, size=size, radius_km=radius_km, chain_key=plan.chain_key,
-        chain_name=chain_name(plan.chain_key), members=members,
+        seed=seed_card,
+        goal=goal,
+        size=size,
+        radius_km=radius_km,
+        chain_key=plan.chain_key,
+        chain_name=chain_name(plan.chain_key),
+        members=members,
         covered=[(k, stage_name(plan.chain_key, k)) for k in plan.covered],
         uncovered=[(k, stage_name(plan.chain_key, k)) for k in plan.uncovered],
-        open_slots=slots, needs_covered=plan.needs_covered,
-        needs_uncovered=plan.needs_uncovered, candidates=plan.candidates,
-        mean_fit=round(plan.mean_fit, 4), seconds=round(time.perf_counter() - t0, 3),
+        open_slots=slots,
+        needs_covered=plan.needs_covered,
+        needs_uncovered=plan.needs_uncovered,
+        candidates=plan.candidates,
+        mean_fit=round(plan.mean_fit, 4),
+        seconds=round(time.perf_counter() - t0, 3),
     )
 
 
@@ -306,10 +369,17 @@ def open_slots(session: Session, *, network: Network, viewer: Any) -> Suggestion
     declined = {i.firm_id for i in network.invitations if i.status == "declined"}
     left = {m.firm_id for m in network.members if m.status == "left"}
     try:
-        return suggest(session, seed=seed, viewer=viewer, size=max(2, min(len(inside), 10)),
-                       goal=network.goal, radius_km=network.radius_km,
-                       chain_key=network.chain_key, fixed_firm_ids=sorted(inside - {seed.id}),
-                       exclude_firm_ids=sorted(declined | left))
+        return suggest(
+            session,
+            seed=seed,
+            viewer=viewer,
+            size=max(2, min(len(inside), 10)),
+            goal=network.goal,
+            radius_km=network.radius_km,
+            chain_key=network.chain_key,
+            fixed_firm_ids=sorted(inside - {seed.id}),
+            exclude_firm_ids=sorted(declined | left),
+        )
     except NetworkError:
         return None
 
@@ -320,22 +390,30 @@ def open_slots(session: Session, *, network: Network, viewer: Any) -> Suggestion
 def get_network(session: Session, network_id: int) -> Network | None:
     """Return a network with its members, invitations and activity loaded."""
     return session.scalar(
-        select(Network).where(Network.id == network_id).options(
-            selectinload(Network.members), selectinload(Network.invitations),
-            selectinload(Network.activity))
+        select(Network)
+        .where(Network.id == network_id)
+        .options(
+            selectinload(Network.members),
+            selectinload(Network.invitations),
+            selectinload(Network.activity),
+        )
     )
 
 
 def _lock(session: Session, network: Network) -> Network:
     """Re-read the network, locking its row on PostgreSQL so concurrent writers queue up."""
     return session.execute(
-        select(Network).where(Network.id == network.id).with_for_update()
+        select(Network)
+        .where(Network.id == network.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
 
 
-CONFLICT_MESSAGE = ("Someone else changed this network at the same moment; nothing was saved. "
-                    "Reload the page and try again.")
+CONFLICT_MESSAGE = (
+    "Someone else changed this network at the same moment; nothing was saved. "
+    "Reload the page and try again."
+)
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -369,13 +447,25 @@ def _touch(network: Network) -> None:
     network.updated_at = utcnow()
 
 
-def _log(session: Session, network: Network, user: User | None, action: str, *,
-         firm_id: int | None = None, **detail: Any) -> None:
-    network.activity.append(NetworkActivity(
-        actor_id=user.id if user else None,
-        actor_label=user.email if user else "system", action=action, firm_id=firm_id,
-        detail=detail or None, created_at=utcnow(),
-    ))
+def _log(
+    session: Session,
+    network: Network,
+    user: User | None,
+    action: str,
+    *,
+    firm_id: int | None = None,
+    **detail: Any,
+) -> None:
+    network.activity.append(
+        NetworkActivity(
+            actor_id=user.id if user else None,
+            actor_label=user.email if user else "system",
+            action=action,
+            firm_id=firm_id,
+            detail=detail or None,
+            created_at=utcnow(),
+        )
+    )
 
 
 def member_firm_ids(network: Network, *, include_invited: bool = True) -> set[int]:
@@ -394,17 +484,28 @@ def active_members(network: Network) -> list[NetworkMember]:
 def effective_status(inv: NetworkInvitation, now: datetime | None = None) -> str:
     """Return an invitation's status, counting a pending one past its deadline as expired."""
     now = now or utcnow()
-    if inv.status == "pending" and inv.expires_at is not None and \
-            accounts_service.aware(inv.expires_at) <= now:
+    if (
+        inv.status == "pending"
+        and inv.expires_at is not None
+        and accounts_service.aware(inv.expires_at) <= now
+    ):
         return "expired"
     return inv.status
 
 
 @guarded
-def create_network(session: Session, *, seed: Firm, user: User, name: str = "",
-                   goal: str | None = None, chain_key: str | None = None,
-                   radius_km: float | None = None, description: str = "",
-                   members: Sequence[tuple[Firm, str | None, str]] = ()) -> Network:
+def create_network(
+    session: Session,
+    *,
+    seed: Firm,
+    user: User,
+    name: str = "",
+    goal: str | None = None,
+    chain_key: str | None = None,
+    radius_km: float | None = None,
+    description: str = "",
+    members: Sequence[tuple[Firm, str | None, str]] = (),
+) -> Network:
     """Propose a network: the seed as promoter and the chosen firms as invitations not yet sent."""
     _validate_plan_input(max(2, len(members) + 1), goal, chain_key, radius_km)
     name = (name or "").strip() or _("Network of %(firm)s") % {"firm": seed.name}
@@ -415,18 +516,33 @@ def create_network(session: Session, *, seed: Firm, user: User, name: str = "",
         if firm.id in seen:
             raise NetworkError(_("%(firm)s is listed twice") % {"firm": firm.name}, "members")
         seen.add(firm.id)
-    network = Network(name=name, description=description.strip(), promoter_firm_id=seed.id,
-                      created_by=user.id, goal=goal, chain_key=chain_key, radius_km=radius_km,
-                      target_size=max(2, len(members) + 1), status="proposed")
+    network = Network(
+        name=name,
+        description=description.strip(),
+        promoter_firm_id=seed.id,
+        created_by=user.id,
+        goal=goal,
+        chain_key=chain_key,
+        radius_km=radius_km,
+        target_size=max(2, len(members) + 1),
+        status="proposed",
+    )
     session.add(network)
     _flush(session)
-    network.members.append(NetworkMember(firm_id=seed.id, role="promoter",
-                                         role_text=_("promoter of the network")))
+    network.members.append(
+        NetworkMember(firm_id=seed.id, role="promoter", role_text=_("promoter of the network"))
+    )
     _log(session, network, user, "created", firm_id=seed.id, name=name)
     for firm, stage_key, role_text in members:
-        network.invitations.append(NetworkInvitation(
-            firm_id=firm.id, status="draft", stage_key=stage_key, role_text=role_text[:500],
-            invited_by=user.id))
+        network.invitations.append(
+            NetworkInvitation(
+                firm_id=firm.id,
+                status="draft",
+                stage_key=stage_key,
+                role_text=role_text[:500],
+                invited_by=user.id,
+            )
+        )
         _log(session, network, user, "invitation_drafted", firm_id=firm.id)
     _flush(session)
     session.refresh(network)
@@ -436,8 +552,9 @@ def create_network(session: Session, *, seed: Firm, user: User, name: str = "",
 def _deadline(days: int | None) -> datetime:
     days = INVITATION_DAYS if days is None else days
     if not 1 <= days <= MAX_INVITATION_DAYS:
-        raise NetworkError(_("an invitation lasts between 1 and %(n)s days")
-                           % {"n": MAX_INVITATION_DAYS}, "days")
+        raise NetworkError(
+            _("an invitation lasts between 1 and %(n)s days") % {"n": MAX_INVITATION_DAYS}, "days"
+        )
     return utcnow() + timedelta(days=days)
 
 
@@ -450,16 +567,26 @@ def _sweep_expired(session: Session, network: Network) -> None:
 
 
 @guarded
-def invite(session: Session, *, network: Network, firm: Firm, user: User, message: str = "",
-           days: int | None = None, stage_key: str | None = None,
-           role_text: str = "") -> NetworkInvitation:
+def invite(
+    session: Session,
+    *,
+    network: Network,
+    firm: Firm,
+    user: User,
+    message: str = "",
+    days: int | None = None,
+    stage_key: str | None = None,
+    role_text: str = "",
+) -> NetworkInvitation:
     """Invite a firm: a draft while the network is proposed, sent while it is forming."""
     network = _lock(session, network)
     session.refresh(network, ["members", "invitations"])
     _sweep_expired(session, network)
     if network.status not in OPEN:
-        raise NetworkError(_("Invitations can be sent only while the network is proposed or "
-                             "forming (it is %(s)s)") % {"s": _(STATUS_LABELS[network.status])})
+        raise NetworkError(
+            _("Invitations can be sent only while the network is proposed or forming (it is %(s)s)")
+            % {"s": _(STATUS_LABELS[network.status])}
+        )
     if firm.id in {m.firm_id for m in active_members(network)}:
         raise NetworkError(_("%(firm)s is already a member") % {"firm": firm.name}, "partita_iva")
     if any(i.firm_id == firm.id and i.status in ("draft", "pending") for i in network.invitations):
@@ -468,9 +595,13 @@ def invite(session: Session, *, network: Network, firm: Firm, user: User, messag
         raise NetworkError(_("the message is too long (2000 characters at most)"), "message")
     sending = network.status == "forming"
     inv = NetworkInvitation(
-        firm_id=firm.id, status="pending" if sending else "draft",
-        stage_key=stage_key, role_text=role_text[:500], message=message.strip(),
-        invited_by=user.id, sent_at=utcnow() if sending else None,
+        firm_id=firm.id,
+        status="pending" if sending else "draft",
+        stage_key=stage_key,
+        role_text=role_text[:500],
+        message=message.strip(),
+        invited_by=user.id,
+        sent_at=utcnow() if sending else None,
         expires_at=_deadline(days) if sending else None,
     )
     network.invitations.append(inv)
@@ -478,8 +609,13 @@ def invite(session: Session, *, network: Network, firm: Firm, user: User, messag
     _log(session, network, user, "invited" if sending else "invitation_drafted", firm_id=firm.id)
     _flush(session)
     if sending:
-        _notify_firm(session, firm.id, "invitation_received",
-                     {"firm": firm.name, "network": network.name}, f"/networks/{network.id}")
+        _notify_firm(
+            session,
+            firm.id,
+            "invitation_received",
+            {"firm": firm.name, "network": network.name},
+            f"/networks/{network.id}",
+        )
     return inv
 
 
@@ -491,8 +627,15 @@ def _get_invitation(network: Network, invitation_id: int) -> NetworkInvitation:
 
 
 @guarded
-def answer_invitation(session: Session, *, network: Network, invitation_id: int, user: User,
-                      accept: bool, reason: str = "") -> NetworkInvitation:
+def answer_invitation(
+    session: Session,
+    *,
+    network: Network,
+    invitation_id: int,
+    user: User,
+    accept: bool,
+    reason: str = "",
+) -> NetworkInvitation:
     """Accept or decline an invitation; the last answer may make the network agreed."""
     network = _lock(session, network)
     session.refresh(network, ["members", "invitations"])
@@ -500,18 +643,23 @@ def answer_invitation(session: Session, *, network: Network, invitation_id: int,
     session.refresh(inv)
     status = effective_status(inv)
     if status == "expired":
-        raise NetworkError(_("This invitation expired on %(d)s; ask the promoter for a new one")
-                           % {"d": accounts_service.aware(inv.expires_at).date().isoformat()})
+        raise NetworkError(
+            _("This invitation expired on %(d)s; ask the promoter for a new one")
+            % {"d": accounts_service.aware(inv.expires_at).date().isoformat()}
+        )
     if status == "withdrawn":
         raise NetworkError(_("This invitation was withdrawn by the promoter"))
     if status == "draft":
         raise NetworkError(_("This invitation has not been sent yet"))
     if status in ("accepted", "declined"):
-        raise NetworkError(_("This invitation was already answered (%(s)s)")
-                           % {"s": _(INVITATION_LABELS[status])})
+        raise NetworkError(
+            _("This invitation was already answered (%(s)s)") % {"s": _(INVITATION_LABELS[status])}
+        )
     if network.status != "forming":
-        raise NetworkError(_("The network is %(s)s: invitations cannot be answered now")
-                           % {"s": _(STATUS_LABELS[network.status])})
+        raise NetworkError(
+            _("The network is %(s)s: invitations cannot be answered now")
+            % {"s": _(STATUS_LABELS[network.status])}
+        )
     if len(reason) > 2000:
         raise NetworkError(_("the reason is too long (2000 characters at most)"), "reason")
     _sweep_expired(session, network)
@@ -523,42 +671,77 @@ def answer_invitation(session: Session, *, network: Network, invitation_id: int,
     if accept:
         existing = next((m for m in network.members if m.firm_id == inv.firm_id), None)
         if existing is None:
-            network.members.append(NetworkMember(firm_id=inv.firm_id, role="member",
-                                                 stage_key=inv.stage_key,
-                                                 role_text=inv.role_text))
+            network.members.append(
+                NetworkMember(
+                    firm_id=inv.firm_id,
+                    role="member",
+                    stage_key=inv.stage_key,
+                    role_text=inv.role_text,
+                )
+            )
         else:  # a firm that left and is invited again comes back
             existing.status, existing.left_at, existing.joined_at = "active", None, utcnow()
             existing.stage_key, existing.role_text = inv.stage_key, inv.role_text
     if network.promoter_firm_id is not None:
-        session.add(PartnerFeedback(seeker_firm_id=network.promoter_firm_id,
-                                    candidate_firm_id=inv.firm_id, accepted=accept,
-                                    reason=inv.reason, source="invitation"))
+        session.add(
+            PartnerFeedback(
+                seeker_firm_id=network.promoter_firm_id,
+                candidate_firm_id=inv.firm_id,
+                accepted=accept,
+                reason=inv.reason,
+                source="invitation",
+            )
+        )
     _touch(network)
-    _log(session, network, user, "accepted" if accept else "declined", firm_id=inv.firm_id,
-         **({"reason": inv.reason} if inv.reason else {}))
+    _log(
+        session,
+        network,
+        user,
+        "accepted" if accept else "declined",
+        firm_id=inv.firm_id,
+        **({"reason": inv.reason} if inv.reason else {}),
+    )
     _flush(session)
     session.refresh(network, ["members", "invitations"])
     if network.promoter_firm_id is not None and firm is not None:
-        _notify_firm(session, network.promoter_firm_id,
-                     "invitation_accepted" if accept else "invitation_declined",
-                     {"firm": firm.name, "network": network.name}, f"/networks/{network.id}")
+        _notify_firm(
+            session,
+            network.promoter_firm_id,
+            "invitation_accepted" if accept else "invitation_declined",
+            {"firm": firm.name, "network": network.name},
+            f"/networks/{network.id}",
+        )
     _maybe_agree(session, network, user)
     return inv
 
 
 def _pending_count(session: Session, network: Network) -> int:
     # Counted in SQL, not from loaded objects: what other sessions committed counts too.
-    return int(session.scalar(
-        select(func.count()).select_from(NetworkInvitation).where(
-            NetworkInvitation.network_id == network.id, NetworkInvitation.status == "pending",
-            or_(NetworkInvitation.expires_at.is_(None), NetworkInvitation.expires_at > utcnow())))
-        or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(NetworkInvitation)
+            .where(
+                NetworkInvitation.network_id == network.id,
+                NetworkInvitation.status == "pending",
+                or_(
+                    NetworkInvitation.expires_at.is_(None), NetworkInvitation.expires_at > utcnow()
+                ),
+            )
+        )
+        or 0
+    )
 
 
 def _active_count(session: Session, network: Network) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(NetworkMember).where(
-            NetworkMember.network_id == network.id, NetworkMember.status == "active")) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(NetworkMember)
+            .where(NetworkMember.network_id == network.id, NetworkMember.status == "active")
+        )
+        or 0
+    )
 
 
 def _maybe_agree(session: Session, network: Network, user: User | None) -> None:
@@ -577,14 +760,20 @@ def _set_status(session: Session, network: Network, to: str, user: User | None) 
     _log(session, network, user, "status", **{"from": before, "to": to})
     _flush(session)
     for m in active_members(network):
-        _notify_firm(session, m.firm_id, "network_status",
-                     {"network": network.name, "status": to}, f"/networks/{network.id}",
-                     exclude_user=user)
+        _notify_firm(
+            session,
+            m.firm_id,
+            "network_status",
+            {"network": network.name, "status": to},
+            f"/networks/{network.id}",
+            exclude_user=user,
+        )
 
 
 @guarded
-def withdraw_invitation(session: Session, *, network: Network, invitation_id: int,
-                        user: User) -> NetworkInvitation:
+def withdraw_invitation(
+    session: Session, *, network: Network, invitation_id: int, user: User
+) -> NetworkInvitation:
     """Take back an invitation that is not answered yet."""
     network = _lock(session, network)
     session.refresh(network, ["members", "invitations"])
@@ -592,8 +781,10 @@ def withdraw_invitation(session: Session, *, network: Network, invitation_id: in
     session.refresh(inv)
     status = effective_status(inv)
     if status not in ("draft", "pending"):
-        raise NetworkError(_("Only an invitation waiting for an answer can be withdrawn (this "
-                             "one is: %(s)s)") % {"s": _(INVITATION_LABELS[status])})
+        raise NetworkError(
+            _("Only an invitation waiting for an answer can be withdrawn (this one is: %(s)s)")
+            % {"s": _(INVITATION_LABELS[status])}
+        )
     was_sent = inv.status == "pending"
     inv.status = "withdrawn"
     inv.answered_at = utcnow()
@@ -602,9 +793,13 @@ def withdraw_invitation(session: Session, *, network: Network, invitation_id: in
     _flush(session)
     if was_sent:
         firm = session.get(Firm, inv.firm_id)
-        _notify_firm(session, inv.firm_id, "invitation_withdrawn",
-                     {"firm": firm.name if firm else "", "network": network.name},
-                     f"/networks/{network.id}")
+        _notify_firm(
+            session,
+            inv.firm_id,
+            "invitation_withdrawn",
+            {"firm": firm.name if firm else "", "network": network.name},
+            f"/networks/{network.id}",
+        )
         session.refresh(network, ["invitations"])
         _maybe_agree(session, network, user)
     return inv
@@ -621,8 +816,10 @@ def leave(session: Session, *, network: Network, firm_id: int, user: User) -> No
     if member.role == "promoter":
         raise NetworkError(_("The promoter cannot leave; cancel the network instead"))
     if network.status not in OPEN:
-        raise NetworkError(_("The network is %(s)s: members can leave only before the agreement")
-                           % {"s": _(STATUS_LABELS[network.status])})
+        raise NetworkError(
+            _("The network is %(s)s: members can leave only before the agreement")
+            % {"s": _(STATUS_LABELS[network.status])}
+        )
     member.status = "left"
     member.left_at = utcnow()
     _touch(network)
@@ -630,9 +827,13 @@ def leave(session: Session, *, network: Network, firm_id: int, user: User) -> No
     _flush(session)
     firm = session.get(Firm, firm_id)
     if network.promoter_firm_id is not None:
-        _notify_firm(session, network.promoter_firm_id, "member_left",
-                     {"firm": firm.name if firm else "", "network": network.name},
-                     f"/networks/{network.id}")
+        _notify_firm(
+            session,
+            network.promoter_firm_id,
+            "member_left",
+            {"firm": firm.name if firm else "", "network": network.name},
+            f"/networks/{network.id}",
+        )
 
 
 def allowed_transitions(network: Network) -> list[str]:
@@ -641,8 +842,9 @@ def allowed_transitions(network: Network) -> list[str]:
 
 
 @guarded
-def transition(session: Session, *, network: Network, to: str, user: User | None,
-               days: int | None = None) -> Network:
+def transition(
+    session: Session, *, network: Network, to: str, user: User | None, days: int | None = None
+) -> Network:
     """Move the network along its lifecycle, or refuse with the reason."""
     network = _lock(session, network)
     session.refresh(network, ["members", "invitations"])
@@ -650,9 +852,11 @@ def transition(session: Session, *, network: Network, to: str, user: User | None
     if to not in STATUS_LABELS:
         raise NetworkError(_("unknown status %(s)s") % {"s": to}, "to")
     if to not in TRANSITIONS.get(network.status, frozenset()):
-        raise NetworkError(_("A network that is %(a)s cannot become %(b)s")
-                           % {"a": _(STATUS_LABELS[network.status]), "b": _(STATUS_LABELS[to])},
-                           "to")
+        raise NetworkError(
+            _("A network that is %(a)s cannot become %(b)s")
+            % {"a": _(STATUS_LABELS[network.status]), "b": _(STATUS_LABELS[to])},
+            "to",
+        )
     if to == "forming" and network.status == "proposed":
         drafts = [i for i in network.invitations if i.status == "draft"]
         if not drafts:
@@ -664,14 +868,19 @@ def transition(session: Session, *, network: Network, to: str, user: User | None
         _set_status(session, network, "forming", user)
         for inv in drafts:
             firm = session.get(Firm, inv.firm_id)
-            _notify_firm(session, inv.firm_id, "invitation_received",
-                         {"firm": firm.name if firm else "", "network": network.name},
-                         f"/networks/{network.id}")
+            _notify_firm(
+                session,
+                inv.firm_id,
+                "invitation_received",
+                {"firm": firm.name if firm else "", "network": network.name},
+                f"/networks/{network.id}",
+            )
         return network
     if to == "agreed":
         if _pending_count(session, network) > 0:
-            raise NetworkError(_("Some invitations are still waiting for an answer: withdraw "
-                                 "them or wait"), "to")
+            raise NetworkError(
+                _("Some invitations are still waiting for an answer: withdraw them or wait"), "to"
+            )
         if _active_count(session, network) < 2:
             raise NetworkError(_("A network needs at least two member firms"), "to")
     _set_status(session, network, to, user)
@@ -710,15 +919,18 @@ def _firm_stages(session: Session, firm_id: int, chain_key: str) -> set[str]:
     firm = session.get(Firm, firm_id)
     if firm is None:
         return set()
-    codes = [(firm.ateco_code, firm.ateco_edition)] + [(s.code, s.edition)
-                                                        for s in firm.secondary_codes]
+    codes = [(firm.ateco_code, firm.ateco_edition)] + [
+        (s.code, s.edition) for s in firm.secondary_codes
+    ]
     out: set[str] = set()
     for code, edition in codes:
         try:
             found = chains_ref.positions(code, edition)
         except (KeyError, ValueError):
             continue
-        out |= {p.stage_key for p in found if p.chain_key == chain_key and p.stage_index is not None}
+        out |= {
+            p.stage_key for p in found if p.chain_key == chain_key and p.stage_index is not None
+        }
     return out
 
 
@@ -733,43 +945,65 @@ def get_network_for_contract(session: Session, network_id: int) -> dict[str, Any
         firm = session.get(Firm, m.firm_id)
         if firm is None:
             continue
-        members.append({
-            "firm_id": firm.id, "partita_iva": firm.partita_iva, "name": firm.name,
-            "role": m.role, "role_text": m.role_text, "stage_key": m.stage_key,
-            "stages": sorted(_firm_stages(session, firm.id, network.chain_key))
-            if network.chain_key else [],
-            "goals": firm.goals, "comune": firm.comune_name, "province": firm.province,
-            "joined_at": m.joined_at,
-        })
+        members.append(
+            {
+                "firm_id": firm.id,
+                "partita_iva": firm.partita_iva,
+                "name": firm.name,
+                "role": m.role,
+                "role_text": m.role_text,
+                "stage_key": m.stage_key,
+                "stages": sorted(_firm_stages(session, firm.id, network.chain_key))
+                if network.chain_key
+                else [],
+                "goals": firm.goals,
+                "comune": firm.comune_name,
+                "province": firm.province,
+                "joined_at": m.joined_at,
+            }
+        )
     return {
-        "id": network.id, "name": network.name, "description": network.description,
-        "status": network.status, "version": network.version, "goal": network.goal,
+        "id": network.id,
+        "name": network.name,
+        "description": network.description,
+        "status": network.status,
+        "version": network.version,
+        "goal": network.goal,
         "goals": sorted({network.goal} if network.goal else set()),
-        "chain_key": network.chain_key, "chain_name": chain_name(network.chain_key),
-        "promoter_firm_id": network.promoter_firm_id, "members": members,
-        "covered_stages": covered, "uncovered_stages": uncovered,
+        "chain_key": network.chain_key,
+        "chain_name": chain_name(network.chain_key),
+        "promoter_firm_id": network.promoter_firm_id,
+        "members": members,
+        "covered_stages": covered,
+        "uncovered_stages": uncovered,
         "agreed_at": network.agreed_at,
     }
 
 
-def list_networks(session: Session, *, user: User, see_all: bool = False, page: int = 1,
-                  per_page: int = 20) -> Page:
+def list_networks(
+    session: Session, *, user: User, see_all: bool = False, page: int = 1, per_page: int = 20
+) -> Page:
     """Return the networks the user's firms belong to or are invited to, or created by them."""
     page = max(1, page)
     stmt = select(Network)
     if not see_all:
         firms = list(accounts_service.memberships_for(session, user))
-        members = select(NetworkMember.network_id).where(NetworkMember.firm_id.in_(firms),
-                                                         NetworkMember.status == "active")
+        members = select(NetworkMember.network_id).where(
+            NetworkMember.firm_id.in_(firms), NetworkMember.status == "active"
+        )
         invited = select(NetworkInvitation.network_id).where(
-            NetworkInvitation.firm_id.in_(firms), NetworkInvitation.status != "draft")
-        stmt = stmt.where(or_(Network.created_by == user.id, Network.id.in_(members),
-                              Network.id.in_(invited)))
+            NetworkInvitation.firm_id.in_(firms), NetworkInvitation.status != "draft"
+        )
+        stmt = stmt.where(
+            or_(Network.created_by == user.id, Network.id.in_(members), Network.id.in_(invited))
+        )
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     items = session.scalars(
         stmt.options(selectinload(Network.members), selectinload(Network.invitations))
         .order_by(Network.updated_at.desc(), Network.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)).all()
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
@@ -780,7 +1014,9 @@ def firms_by_id(session: Session, ids: Sequence[int]) -> dict[int, Firm]:
     return {f.id: f for f in session.scalars(select(Firm).where(Firm.id.in_(set(ids))))}
 
 
-def pending_invitations_for(session: Session, *, user: User) -> list[tuple[NetworkInvitation, Network, Firm]]:
+def pending_invitations_for(
+    session: Session, *, user: User
+) -> list[tuple[NetworkInvitation, Network, Firm]]:
     """Return the sent, unexpired invitations addressed to the user's firms."""
     firms = list(accounts_service.memberships_for(session, user))
     if not firms:
@@ -798,76 +1034,107 @@ def pending_invitations_for(session: Session, *, user: User) -> list[tuple[Netwo
 # ------------------------------------------------------------------------------ introductions
 
 
-def express_interest(session: Session, *, from_firm: Firm, to_firm: Firm, user: User,
-                     message: str = "") -> Introduction:
+def express_interest(
+    session: Session, *, from_firm: Firm, to_firm: Firm, user: User, message: str = ""
+) -> Introduction:
     """Tell a firm that yours would like to work with it."""
     if from_firm.id == to_firm.id:
         raise NetworkError(_("A firm cannot introduce itself to itself"), "partita_iva")
     message = (message or "").strip()
     if len(message) > 2000:
         raise NetworkError(_("the message is too long (2000 characters at most)"), "message")
-    open_ = session.scalar(select(Introduction).where(
-        Introduction.status.in_(("pending", "accepted")),
-        or_((Introduction.from_firm_id == from_firm.id) & (Introduction.to_firm_id == to_firm.id),
-            (Introduction.from_firm_id == to_firm.id) & (Introduction.to_firm_id == from_firm.id))))
+    open_ = session.scalar(
+        select(Introduction).where(
+            Introduction.status.in_(("pending", "accepted")),
+            or_(
+                (Introduction.from_firm_id == from_firm.id)
+                & (Introduction.to_firm_id == to_firm.id),
+                (Introduction.from_firm_id == to_firm.id)
+                & (Introduction.to_firm_id == from_firm.id),
+            ),
+        )
+    )
     if open_ is not None:
         raise NetworkError(
             _("%(a)s and %(b)s are already in touch (introduction %(s)s)")
-            % {"a": from_firm.name, "b": to_firm.name, "s": _(open_.status)}, "partita_iva")
-    intro = Introduction(from_firm_id=from_firm.id, to_firm_id=to_firm.id, message=message,
-                         created_by=user.id)
+            % {"a": from_firm.name, "b": to_firm.name, "s": _(open_.status)},
+            "partita_iva",
+        )
+    intro = Introduction(
+        from_firm_id=from_firm.id, to_firm_id=to_firm.id, message=message, created_by=user.id
+    )
     session.add(intro)
     session.flush()
-    _notify_firm(session, to_firm.id, "interest_received",
-                 {"firm": from_firm.name, "to": to_firm.name}, f"/introductions/{intro.id}")
+    _notify_firm(
+        session,
+        to_firm.id,
+        "interest_received",
+        {"firm": from_firm.name, "to": to_firm.name},
+        f"/introductions/{intro.id}",
+    )
     return intro
 
 
 def get_introduction(session: Session, introduction_id: int) -> Introduction | None:
     """Return an introduction with its messages."""
-    return session.scalar(select(Introduction).where(Introduction.id == introduction_id)
-                          .options(selectinload(Introduction.messages)))
+    return session.scalar(
+        select(Introduction)
+        .where(Introduction.id == introduction_id)
+        .options(selectinload(Introduction.messages))
+    )
 
 
 @guarded
-def answer_introduction(session: Session, *, introduction: Introduction, user: User,
-                        accept: bool, reason: str = "") -> Introduction:
+def answer_introduction(
+    session: Session, *, introduction: Introduction, user: User, accept: bool, reason: str = ""
+) -> Introduction:
     """Accept or decline an introduction; the decision is kept as recommender feedback."""
     session.refresh(introduction)
     if introduction.status != "pending":
-        raise NetworkError(_("This introduction was already answered (%(s)s)")
-                           % {"s": _(introduction.status)})
+        raise NetworkError(
+            _("This introduction was already answered (%(s)s)") % {"s": _(introduction.status)}
+        )
     if len(reason) > 2000:
         raise NetworkError(_("the reason is too long (2000 characters at most)"), "reason")
     introduction.status = "accepted" if accept else "declined"
     introduction.reason = reason.strip()
     introduction.answered_by = user.id
     introduction.answered_at = utcnow()
-    session.add(PartnerFeedback(seeker_firm_id=introduction.from_firm_id,
-                                candidate_firm_id=introduction.to_firm_id, accepted=accept,
-                                reason=introduction.reason, source="introduction"))
+    session.add(
+        PartnerFeedback(
+            seeker_firm_id=introduction.from_firm_id,
+            candidate_firm_id=introduction.to_firm_id,
+            accepted=accept,
+            reason=introduction.reason,
+            source="introduction",
+        )
+    )
     session.flush()
     names = firms_by_id(session, [introduction.from_firm_id, introduction.to_firm_id])
-    _notify_firm(session, introduction.from_firm_id,
-                 "interest_accepted" if accept else "interest_declined",
-                 {"firm": names[introduction.to_firm_id].name,
-                  "to": names[introduction.from_firm_id].name},
-                 f"/introductions/{introduction.id}")
+    _notify_firm(
+        session,
+        introduction.from_firm_id,
+        "interest_accepted" if accept else "interest_declined",
+        {"firm": names[introduction.to_firm_id].name, "to": names[introduction.from_firm_id].name},
+        f"/introductions/{introduction.id}",
+    )
     return introduction
 
 
 def withdraw_introduction(session: Session, *, introduction: Introduction) -> Introduction:
     """Take back an introduction that is not answered yet."""
     if introduction.status != "pending":
-        raise NetworkError(_("This introduction was already answered (%(s)s)")
-                           % {"s": _(introduction.status)})
+        raise NetworkError(
+            _("This introduction was already answered (%(s)s)") % {"s": _(introduction.status)}
+        )
     introduction.status = "withdrawn"
     session.flush()
     return introduction
 
 
-def post_message(session: Session, *, introduction: Introduction, firm_id: int, user: User,
-                 body: str) -> IntroductionMessage:
+def post_message(
+    session: Session, *, introduction: Introduction, firm_id: int, user: User, body: str
+) -> IntroductionMessage:
     """Send a message to the other firm of an accepted introduction."""
     body = (body or "").strip()
     if introduction.status != "accepted":
@@ -878,48 +1145,74 @@ def post_message(session: Session, *, introduction: Introduction, firm_id: int, 
         raise NetworkError(_("Write a message first"), "body")
     if len(body) > 4000:
         raise NetworkError(_("the message is too long (4000 characters at most)"), "body")
-    msg = IntroductionMessage(introduction_id=introduction.id, firm_id=firm_id, user_id=user.id,
-                              body=body)
+    msg = IntroductionMessage(
+        introduction_id=introduction.id, firm_id=firm_id, user_id=user.id, body=body
+    )
     session.add(msg)
     session.flush()
-    other = introduction.to_firm_id if firm_id == introduction.from_firm_id else introduction.from_firm_id
+    other = (
+        introduction.to_firm_id
+        if firm_id == introduction.from_firm_id
+        else introduction.from_firm_id
+    )
     sender = session.get(Firm, firm_id)
-    _notify_firm(session, other, "message_received", {"firm": sender.name if sender else ""},
-                 f"/introductions/{introduction.id}", exclude_user=user)
+    _notify_firm(
+        session,
+        other,
+        "message_received",
+        {"firm": sender.name if sender else ""},
+        f"/introductions/{introduction.id}",
+        exclude_user=user,
+    )
     return msg
 
 
-def list_introductions(session: Session, *, firm_ids: Sequence[int], page: int = 1,
-                       per_page: int = 20) -> Page:
+def list_introductions(
+    session: Session, *, firm_ids: Sequence[int], page: int = 1, per_page: int = 20
+) -> Page:
     """Return the introductions sent or received by these firms, newest first."""
     page = max(1, page)
     ids = list(firm_ids)
-    stmt = select(Introduction).where(or_(Introduction.from_firm_id.in_(ids),
-                                          Introduction.to_firm_id.in_(ids)))
+    stmt = select(Introduction).where(
+        or_(Introduction.from_firm_id.in_(ids), Introduction.to_firm_id.in_(ids))
+    )
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    items = session.scalars(stmt.order_by(Introduction.id.desc())
-                            .offset((page - 1) * per_page).limit(per_page)).all()
+    items = session.scalars(
+        stmt.order_by(Introduction.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def feedback_pairs(session: Session) -> list[tuple[int, int, bool]]:
     """Return every (seeker firm id, candidate firm id, accepted) decision, oldest first."""
-    rows = session.execute(select(PartnerFeedback.seeker_firm_id,
-                                  PartnerFeedback.candidate_firm_id, PartnerFeedback.accepted)
-                           .order_by(PartnerFeedback.id))
+    rows = session.execute(
+        select(
+            PartnerFeedback.seeker_firm_id,
+            PartnerFeedback.candidate_firm_id,
+            PartnerFeedback.accepted,
+        ).order_by(PartnerFeedback.id)
+    )
     return [(int(s), int(c), bool(a)) for s, c, a in rows]
 
 
 # ------------------------------------------------------------------------------ notifications
 
 
-def _notify_firm(session: Session, firm_id: int, kind: str, params: dict[str, Any], link: str,
-                 *, exclude_user: User | None = None) -> None:
+def _notify_firm(
+    session: Session,
+    firm_id: int,
+    kind: str,
+    params: dict[str, Any],
+    link: str,
+    *,
+    exclude_user: User | None = None,
+) -> None:
     for u, _role in accounts_service.firm_member_users(session, firm_id):
         if exclude_user is not None and u.id == exclude_user.id:
             continue
-        session.add(Notification(user_id=u.id, kind=kind, params=params, link=link,
-                                 created_at=utcnow()))
+        session.add(
+            Notification(user_id=u.id, kind=kind, params=params, link=link, created_at=utcnow())
+        )
     session.flush()
 
 
@@ -937,25 +1230,32 @@ def notification_text(n: Notification) -> str:
 
 def unread_count(session: Session, *, user_id: int) -> int:
     """Return how many notifications the user has not read."""
-    return int(session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
-def list_notifications(session: Session, *, user: User, page: int = 1,
-                       per_page: int = 20) -> Page:
+def list_notifications(session: Session, *, user: User, page: int = 1, per_page: int = 20) -> Page:
     """Return the user's notifications, newest first."""
     page = max(1, page)
     stmt = select(Notification).where(Notification.user_id == user.id)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    items = session.scalars(stmt.order_by(Notification.id.desc())
-                            .offset((page - 1) * per_page).limit(per_page)).all()
+    items = session.scalars(
+        stmt.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def mark_read(session: Session, *, user: User) -> int:
     """Mark all the user's notifications read; return how many were unread."""
-    items = session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                       Notification.read_at.is_(None))).all()
+    items = session.scalars(
+        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ).all()
     now = utcnow()
     for n in items:
         n.read_at = now
@@ -1012,10 +1312,14 @@ def map_points(session: Session, network: Network) -> list[MapPoint]:
     """Return the network's firms as numbered dots on the map (members, then invited firms)."""
     entries: list[tuple[int, str, str]] = [
         (m.firm_id, "promoter" if m.role == "promoter" else "member", m.role_text)
-        for m in active_members(network)]
+        for m in active_members(network)
+    ]
     seen = {f for f, _s, _t in entries}
-    entries += [(i.firm_id, "invited", i.role_text) for i in network.invitations
-                if effective_status(i) in ("draft", "pending") and i.firm_id not in seen]
+    entries += [
+        (i.firm_id, "invited", i.role_text)
+        for i in network.invitations
+        if effective_status(i) in ("draft", "pending") and i.firm_id not in seen
+    ]
     firms = firms_by_id(session, [f for f, _s, _t in entries])
     out = []
     for n, (fid, status, role_text) in enumerate(entries, start=1):
@@ -1023,6 +1327,16 @@ def map_points(session: Session, network: Network) -> list[MapPoint]:
         if f is None:
             continue
         x, y = project(f.lat, f.lng)
-        out.append(MapPoint(x=x, y=y, number=n, name=f.name, comune=f.comune_name,
-                            province=f.province, status=status, role_text=role_text))
+        out.append(
+            MapPoint(
+                x=x,
+                y=y,
+                number=n,
+                name=f.name,
+                comune=f.comune_name,
+                province=f.province,
+                status=status,
+                role_text=role_text,
+            )
+        )
     return out

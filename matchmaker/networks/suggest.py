@@ -81,18 +81,25 @@ def code_positions(a: FirmArrays, row: int) -> list[chains_ref.Position]:
     return out
 
 
-def _stages_in(positions: Sequence[chains_ref.Position], chain_key: str | None) -> tuple[set[str], set[str]]:
+def _stages_in(
+    positions: Sequence[chains_ref.Position], chain_key: str | None
+) -> tuple[set[str], set[str]]:
     if chain_key is None:
         return set(), set()
-    stages = {p.stage_key for p in positions if p.chain_key == chain_key and p.stage_index is not None}
+    stages = {
+        p.stage_key for p in positions if p.chain_key == chain_key and p.stage_index is not None
+    }
     support = {p.stage_key for p in positions if p.chain_key == chain_key and p.stage_index is None}
     return stages, support
 
 
-def choose_chain(a: FirmArrays, seed_positions: Sequence[chains_ref.Position],
-                 fixed_positions: Sequence[Sequence[chains_ref.Position]],
-                 shortlist_positions: Sequence[Sequence[chains_ref.Position]],
-                 shortlist_scores: np.ndarray) -> str | None:
+def choose_chain(
+    a: FirmArrays,
+    seed_positions: Sequence[chains_ref.Position],
+    fixed_positions: Sequence[Sequence[chains_ref.Position]],
+    shortlist_positions: Sequence[Sequence[chains_ref.Position]],
+    shortlist_scores: np.ndarray,
+) -> str | None:
     """Pick the chain in which the shortlist can add the most stages the seed lacks."""
     seed_chains = {p.chain_key for p in seed_positions if p.stage_index is not None}
     have: dict[str, set[str]] = {}
@@ -112,8 +119,9 @@ def choose_chain(a: FirmArrays, seed_positions: Sequence[chains_ref.Position],
     return max(value, key=lambda k: (value[k], -chains_ref.chain(k).order))
 
 
-def pairwise_fit(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray,
-                 row: int) -> np.ndarray:
+def pairwise_fit(
+    a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, row: int
+) -> np.ndarray:
     """Return the recommender's score of every firm for the firm at `row` (0 where excluded)."""
     s = score_all(a, seed_query(a, row, apply_exposure=False), model, io_link).total
     return np.where(np.isfinite(s), s, 0.0).astype(np.float32)
@@ -125,10 +133,20 @@ def _residual(needs: sparse.csr_matrix | None, dim: int) -> np.ndarray:
     return np.asarray(needs.toarray()).ravel().astype(np.float64)
 
 
-def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q: Query, *,
-                 size: int, chain_key: str | None = None, fixed_rows: Sequence[int] = (),
-                 horizontal: bool | None = None, shortlist: int = SHORTLIST,
-                 alternatives: int = ALTERNATIVES, goal: str | None = None) -> Plan:
+def plan_network(
+    a: FirmArrays,
+    model: RecommenderModel,
+    io_link: np.ndarray,
+    q: Query,
+    *,
+    size: int,
+    chain_key: str | None = None,
+    fixed_rows: Sequence[int] = (),
+    horizontal: bool | None = None,
+    shortlist: int = SHORTLIST,
+    alternatives: int = ALTERNATIVES,
+    goal: str | None = None,
+) -> Plan:
     """Build a network of `size` firms (seed and fixed members included) around q's seed."""
     if q.seed_row is None:
         raise ValueError("the query must name its seed row")
@@ -162,7 +180,8 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
     # Fit of every shortlisted firm with each member: the seed's own scores, then one
     # recommender query per member.
     fits: dict[int, np.ndarray] = {
-        seed: np.where(np.isfinite(scored.total), scored.total, 0.0).astype(np.float32)}
+        seed: np.where(np.isfinite(scored.total), scored.total, 0.0).astype(np.float32)
+    }
     for r in fixed:
         fits[r] = pairwise_fit(a, model, io_link, r)
     fs = {m: v[s_rows].astype(np.float64) for m, v in fits.items()}
@@ -171,13 +190,18 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
     for r in fixed:
         residual[a.offers[r].indices] = 0.0
 
-    def gains(members: list[int], cov: set[str], res: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def gains(
+        members: list[int], cov: set[str], res: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         wsum = sum(SEED_WEIGHT if m == seed else 1.0 for m in members)
         mean_fit = sum((SEED_WEIGHT if m == seed else 1.0) * fs[m] for m in members) / wsum
         new = np.array([len(st - cov) for st, _sup in cand_stages], dtype=np.float64)
         cover = np.where(new > 0, 1.0 + 0.25 * (new - 1), 0.0) if order else np.zeros(len(s_rows))
-        need = (np.asarray(offers_s @ res).ravel() if offers_s is not None and res.any()
-                else np.zeros(len(s_rows)))
+        need = (
+            np.asarray(offers_s @ res).ravel()
+            if offers_s is not None and res.any()
+            else np.zeros(len(s_rows))
+        )
         total = W_FIT * mean_fit / scale + w_cover * cover + W_NEEDS * np.clip(need, 0, 1)
         return total, mean_fit, need
 
@@ -193,10 +217,15 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
             break
         row = int(s_rows[best])
         stages, support = cand_stages[best]
-        roles[row] = Role(row=row, new_stages=[k for k in order if k in stages - covered],
-                          stages=[k for k in order if k in stages], support=sorted(support),
-                          offers=_offer_terms(a, q, row) if need[best] > 0.02 else [],
-                          seed_score=float(seed_scores[best]), gain=float(total[best]))
+        roles[row] = Role(
+            row=row,
+            new_stages=[k for k in order if k in stages - covered],
+            stages=[k for k in order if k in stages],
+            support=sorted(support),
+            offers=_offer_terms(a, q, row) if need[best] > 0.02 else [],
+            seed_score=float(seed_scores[best]),
+            gain=float(total[best]),
+        )
         covered |= stages
         residual[a.offers[row].indices] = 0.0
         taken[best] = True
@@ -207,8 +236,10 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
 
     # Pairwise fit of each member with the others (fixed and seed included).
     member_roles = [_member_role(a, q, seed, seed_pos, chain_key, order, fixed=True)]
-    member_roles += [_member_role(a, q, r, p, chain_key, order, fixed=True)
-                     for r, p in zip(fixed, fixed_pos, strict=True)]
+    member_roles += [
+        _member_role(a, q, r, p, chain_key, order, fixed=True)
+        for r, p in zip(fixed, fixed_pos, strict=True)
+    ]
     member_roles += [roles[int(s_rows[i])] for i in chosen]
     pos_of = {int(r): i for i, r in enumerate(s_rows)}
     _fill_fits(member_roles, fits)
@@ -221,8 +252,11 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
         cov = set(_stages_in(seed_pos, chain_key)[0])
         for m in others:
             if m != seed:
-                cov |= (cand_stages[pos_of[m]][0] if m in pos_of
-                        else _stages_in(code_positions(a, m), chain_key)[0])
+                cov |= (
+                    cand_stages[pos_of[m]][0]
+                    if m in pos_of
+                    else _stages_in(code_positions(a, m), chain_key)[0]
+                )
         res = _residual(q.needs, a.offers.shape[1])
         for m in others:
             res[a.offers[m].indices] = 0.0
@@ -230,13 +264,19 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
         same_role = np.array([bool(set(roles[row].new_stages) & st) for st, _s in cand_stages])
         total = np.where(taken, -np.inf, total + 0.3 * same_role)
         picks = [j for j in np.argsort(-total)[:alternatives] if np.isfinite(total[j])]
-        alts[row] = [Role(row=int(s_rows[j]),
-                          new_stages=[k for k in order if k in cand_stages[j][0] - cov],
-                          stages=[k for k in order if k in cand_stages[j][0]],
-                          support=sorted(cand_stages[j][1]),
-                          offers=_offer_terms(a, q, int(s_rows[j])) if need[j] > 0.02 else [],
-                          fit=float(mean_fit[j]), seed_score=float(seed_scores[j]),
-                          gain=float(total[j])) for j in picks]
+        alts[row] = [
+            Role(
+                row=int(s_rows[j]),
+                new_stages=[k for k in order if k in cand_stages[j][0] - cov],
+                stages=[k for k in order if k in cand_stages[j][0]],
+                support=sorted(cand_stages[j][1]),
+                offers=_offer_terms(a, q, int(s_rows[j])) if need[j] > 0.02 else [],
+                fit=float(mean_fit[j]),
+                seed_score=float(seed_scores[j]),
+                gain=float(total[j]),
+            )
+            for j in picks
+        ]
 
     # Open slots: stages nobody covers, with the best firms that would cover each.
     uncovered = [k for k in order if k not in covered]
@@ -246,10 +286,17 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
         for stage in uncovered:
             ok = np.array([stage in st for st, _s in cand_stages]) & ~taken
             idx = [j for j in np.argsort(-np.where(ok, total, -np.inf))[:alternatives] if ok[j]]
-            open_slots[stage] = [Role(row=int(s_rows[j]), new_stages=[stage],
-                                      stages=[k for k in order if k in cand_stages[j][0]],
-                                      fit=float(mean_fit[j]), seed_score=float(seed_scores[j]),
-                                      gain=float(total[j])) for j in idx]
+            open_slots[stage] = [
+                Role(
+                    row=int(s_rows[j]),
+                    new_stages=[stage],
+                    stages=[k for k in order if k in cand_stages[j][0]],
+                    fit=float(mean_fit[j]),
+                    seed_score=float(seed_scores[j]),
+                    gain=float(total[j]),
+                )
+                for j in idx
+            ]
 
     needs_terms = _terms(a, q.needs)
     left = _residual(q.needs, a.offers.shape[1])
@@ -258,19 +305,39 @@ def plan_network(a: FirmArrays, model: RecommenderModel, io_link: np.ndarray, q:
     left_terms = _terms(a, sparse.csr_matrix(left)) if left.any() else []
     fits_all = [r.fit for r in member_roles]
     return Plan(
-        seed_row=seed, chain_key=chain_key, members=member_roles, alternatives=alts,
-        covered=[k for k in order if k in covered], uncovered=uncovered, open_slots=open_slots,
-        needs_covered=[t for t in needs_terms if t not in left_terms], needs_uncovered=left_terms,
-        candidates=candidates, mean_fit=float(np.mean(fits_all)) if fits_all else 0.0,
+        seed_row=seed,
+        chain_key=chain_key,
+        members=member_roles,
+        alternatives=alts,
+        covered=[k for k in order if k in covered],
+        uncovered=uncovered,
+        open_slots=open_slots,
+        needs_covered=[t for t in needs_terms if t not in left_terms],
+        needs_uncovered=left_terms,
+        candidates=candidates,
+        mean_fit=float(np.mean(fits_all)) if fits_all else 0.0,
     )
 
 
-def _member_role(a: FirmArrays, q: Query, row: int, positions: Sequence[chains_ref.Position],
-                 chain_key: str | None, order: list[str], *, fixed: bool) -> Role:
+def _member_role(
+    a: FirmArrays,
+    q: Query,
+    row: int,
+    positions: Sequence[chains_ref.Position],
+    chain_key: str | None,
+    order: list[str],
+    *,
+    fixed: bool,
+) -> Role:
     stages, support = _stages_in(positions, chain_key)
-    return Role(row=row, new_stages=[k for k in order if k in stages],
-                stages=[k for k in order if k in stages], support=sorted(support),
-                offers=[] if row == q.seed_row else _offer_terms(a, q, row), fixed=fixed)
+    return Role(
+        row=row,
+        new_stages=[k for k in order if k in stages],
+        stages=[k for k in order if k in stages],
+        support=sorted(support),
+        offers=[] if row == q.seed_row else _offer_terms(a, q, row),
+        fixed=fixed,
+    )
 
 
 def _fill_fits(roles: list[Role], fits: dict[int, np.ndarray]) -> None:

@@ -20,10 +20,20 @@ def _proposed(ctx: Ctx, owner: Any) -> dict[str, Any]:
     boss = _owner(ctx, owner)
     promoter = _firm(ctx, boss, "public")
     partner = _partner(ctx)
-    net = service.create_network(ctx.db, seed=promoter["firm"], user=boss, name="Rete Matrice",
-                                 members=[(partner["firm"], None, "")])
-    return {"network_id": net.id, "network": net, "boss": boss, "partner": partner,
-            "invitation_id": net.invitations[0].id}
+    net = service.create_network(
+        ctx.db,
+        seed=promoter["firm"],
+        user=boss,
+        name="Rete Matrice",
+        members=[(partner["firm"], None, "")],
+    )
+    return {
+        "network_id": net.id,
+        "network": net,
+        "boss": boss,
+        "partner": partner,
+        "invitation_id": net.invitations[0].id,
+    }
 
 
 @target("network")
@@ -46,11 +56,15 @@ def network_invited(ctx: Ctx, owner: Any) -> dict[str, Any]:
     boss = ctx.make_user("owner")
     promoter = _firm(ctx, boss, "public")
     invited = _partner(ctx, owner)
-    net = service.create_network(ctx.db, seed=promoter["firm"], user=boss,
-                                 members=[(invited["firm"], None, "")])
+    net = service.create_network(
+        ctx.db, seed=promoter["firm"], user=boss, members=[(invited["firm"], None, "")]
+    )
     service.transition(ctx.db, network=net, to="forming", user=boss)
-    return {"network_id": net.id, "invitation_id": net.invitations[0].id,
-            "firm_piva": invited["piva"]}
+    return {
+        "network_id": net.id,
+        "invitation_id": net.invitations[0].id,
+        "firm_piva": invited["piva"],
+    }
 
 
 @target("network_member")
@@ -63,15 +77,21 @@ def network_member(ctx: Ctx, owner: Any) -> dict[str, Any]:
     if owner is None:
         from matchmaker.accounts import service as accounts_service
 
-        accounts_service.add_firm_member(ctx.db, user=member_owner, firm_id=member["firm"].id,
-                                         role="representative")
+        accounts_service.add_firm_member(
+            ctx.db, user=member_owner, firm_id=member["firm"].id, role="representative"
+        )
     other = _partner(ctx)
-    net = service.create_network(ctx.db, seed=promoter["firm"], user=boss,
-                                 members=[(member["firm"], None, ""), (other["firm"], None, "")])
+    net = service.create_network(
+        ctx.db,
+        seed=promoter["firm"],
+        user=boss,
+        members=[(member["firm"], None, ""), (other["firm"], None, "")],
+    )
     service.transition(ctx.db, network=net, to="forming", user=boss)
     inv = next(i for i in net.invitations if i.firm_id == member["firm"].id)
-    service.answer_invitation(ctx.db, network=net, invitation_id=inv.id, user=member_owner,
-                              accept=True)
+    service.answer_invitation(
+        ctx.db, network=net, invitation_id=inv.id, user=member_owner, accept=True
+    )
     return {"network_id": net.id, "firm_piva": member["piva"]}
 
 
@@ -81,11 +101,17 @@ def _intro(ctx: Ctx, owner: Any, *, accept: bool) -> dict[str, Any]:
     from matchmaker.accounts import service as accounts_service
 
     sender_user = accounts_service.firm_member_users(ctx.db, sender["firm"].id)[0][0]
-    intro = service.express_interest(ctx.db, from_firm=sender["firm"], to_firm=receiver["firm"],
-                                     user=sender_user, message="Lavoriamo insieme?")
+    intro = service.express_interest(
+        ctx.db,
+        from_firm=sender["firm"],
+        to_firm=receiver["firm"],
+        user=sender_user,
+        message="Lavoriamo insieme?",
+    )
     if accept:
-        receiver_user = owner or accounts_service.firm_member_users(
-            ctx.db, receiver["firm"].id)[0][0]
+        receiver_user = (
+            owner or accounts_service.firm_member_users(ctx.db, receiver["firm"].id)[0][0]
+        )
         service.answer_introduction(ctx.db, introduction=intro, user=receiver_user, accept=True)
     return {"introduction_id": intro.id}
 
@@ -112,47 +138,144 @@ PARTY = {"anonymous": LOGIN, "own": OK, "admin": FORBIDDEN, "*": NOTFOUND}
 MANAGER = owner_or_admin(NOTFOUND)
 
 ROWS = [
-    Row("POST", "/networks/new", PROPOSE, target="firm",
-        body=lambda ctx: {"seed": ctx.target["piva"], "slot_01": _new_partner_piva(ctx)}),
-    Row("POST", "/networks/{network_id}/invitations", MANAGER, target="network",
-        body=lambda ctx: {"partita_iva": _new_partner_piva(ctx), "message": "Ciao"}),
-    Row("POST", "/networks/{network_id}/invitations/{invitation_id}/answer", PARTY,
-        target="network_invited", body=lambda ctx: {"decision": "accept"}),
-    Row("POST", "/networks/{network_id}/invitations/{invitation_id}/withdraw", MANAGER,
-        target="network_forming"),
-    Row("POST", "/networks/{network_id}/leave", PARTY, target="network_member",
-        body=lambda ctx: {"firm": ctx.target["firm_piva"]}),
-    Row("POST", "/networks/{network_id}/transitions", MANAGER, target="network",
-        body=lambda ctx: {"to": "forming"}),
+    Row(
+        "POST",
+        "/networks/new",
+        PROPOSE,
+        target="firm",
+        body=lambda ctx: {"seed": ctx.target["piva"], "slot_01": _new_partner_piva(ctx)},
+    ),
+    Row(
+        "POST",
+        "/networks/{network_id}/invitations",
+        MANAGER,
+        target="network",
+        body=lambda ctx: {"partita_iva": _new_partner_piva(ctx), "message": "Ciao"},
+    ),
+    Row(
+        "POST",
+        "/networks/{network_id}/invitations/{invitation_id}/answer",
+        PARTY,
+        target="network_invited",
+        body=lambda ctx: {"decision": "accept"},
+    ),
+    Row(
+        "POST",
+        "/networks/{network_id}/invitations/{invitation_id}/withdraw",
+        MANAGER,
+        target="network_forming",
+    ),
+    Row(
+        "POST",
+        "/networks/{network_id}/leave",
+        PARTY,
+        target="network_member",
+        body=lambda ctx: {"firm": ctx.target["firm_piva"]},
+    ),
+    Row(
+        "POST",
+        "/networks/{network_id}/transitions",
+        MANAGER,
+        target="network",
+        body=lambda ctx: {"to": "forming"},
+    ),
     Row("POST", "/inbox/read", signed_in()),
-    Row("POST", "/introductions", {"anonymous": LOGIN, "own": OK, "*": FORBIDDEN}, target="firm",
-        body=lambda ctx: {"from_firm": ctx.target["piva"], "to_firm": _new_partner_piva(ctx),
-                          "message": "Ciao"}),
-    Row("POST", "/introductions/{introduction_id}/answer", PARTY,
-        target="introduction_received", body=lambda ctx: {"decision": "decline"}),
-    Row("POST", "/introductions/{introduction_id}/messages", PARTY,
-        target="introduction_accepted", body=lambda ctx: {"body": "Buongiorno"}),
-    Row("POST", "/api/v1/networks/suggest", PROPOSE, target="firm",
-        body=lambda ctx: {"seed": ctx.target["piva"], "size": 3}),
-    Row("POST", "/api/v1/networks", PROPOSE, target="firm",
-        body=lambda ctx: {"seed": ctx.target["piva"],
-                          "members": [{"partita_iva": _new_partner_piva(ctx)}]}),
-    Row("POST", "/api/v1/networks/{network_id}/invitations", MANAGER, target="network",
-        body=lambda ctx: {"partita_iva": _new_partner_piva(ctx)}),
-    Row("POST", "/api/v1/networks/{network_id}/invitations/{invitation_id}/answer", PARTY,
-        target="network_invited", body=lambda ctx: {"accept": False, "reason": "Non ora"}),
-    Row("POST", "/api/v1/networks/{network_id}/invitations/{invitation_id}/withdraw", MANAGER,
-        target="network_forming"),
-    Row("POST", "/api/v1/networks/{network_id}/leave", PARTY, target="network_member",
-        body=lambda ctx: {"partita_iva": ctx.target["firm_piva"]}),
-    Row("POST", "/api/v1/networks/{network_id}/transitions", MANAGER, target="network",
-        body=lambda ctx: {"to": "cancelled"}),
-    Row("POST", "/api/v1/introductions", {"anonymous": LOGIN, "own": OK, "*": FORBIDDEN},
-        target="firm", body=lambda ctx: {"from_firm": ctx.target["piva"],
-                                         "to_firm": _new_partner_piva(ctx)}),
-    Row("POST", "/api/v1/introductions/{introduction_id}/answer", PARTY,
-        target="introduction_received", body=lambda ctx: {"accept": True}),
-    Row("POST", "/api/v1/introductions/{introduction_id}/messages", PARTY,
-        target="introduction_accepted", body=lambda ctx: {"body": "Buongiorno"}),
+    Row(
+        "POST",
+        "/introductions",
+        {"anonymous": LOGIN, "own": OK, "*": FORBIDDEN},
+        target="firm",
+        body=lambda ctx: {
+            "from_firm": ctx.target["piva"],
+            "to_firm": _new_partner_piva(ctx),
+            "message": "Ciao",
+        },
+    ),
+    Row(
+        "POST",
+        "/introductions/{introduction_id}/answer",
+        PARTY,
+        target="introduction_received",
+        body=lambda ctx: {"decision": "decline"},
+    ),
+    Row(
+        "POST",
+        "/introductions/{introduction_id}/messages",
+        PARTY,
+        target="introduction_accepted",
+        body=lambda ctx: {"body": "Buongiorno"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/suggest",
+        PROPOSE,
+        target="firm",
+        body=lambda ctx: {"seed": ctx.target["piva"], "size": 3},
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks",
+        PROPOSE,
+        target="firm",
+        body=lambda ctx: {
+            "seed": ctx.target["piva"],
+            "members": [{"partita_iva": _new_partner_piva(ctx)}],
+        },
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/{network_id}/invitations",
+        MANAGER,
+        target="network",
+        body=lambda ctx: {"partita_iva": _new_partner_piva(ctx)},
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/{network_id}/invitations/{invitation_id}/answer",
+        PARTY,
+        target="network_invited",
+        body=lambda ctx: {"accept": False, "reason": "Non ora"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/{network_id}/invitations/{invitation_id}/withdraw",
+        MANAGER,
+        target="network_forming",
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/{network_id}/leave",
+        PARTY,
+        target="network_member",
+        body=lambda ctx: {"partita_iva": ctx.target["firm_piva"]},
+    ),
+    Row(
+        "POST",
+        "/api/v1/networks/{network_id}/transitions",
+        MANAGER,
+        target="network",
+        body=lambda ctx: {"to": "cancelled"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/introductions",
+        {"anonymous": LOGIN, "own": OK, "*": FORBIDDEN},
+        target="firm",
+        body=lambda ctx: {"from_firm": ctx.target["piva"], "to_firm": _new_partner_piva(ctx)},
+    ),
+    Row(
+        "POST",
+        "/api/v1/introductions/{introduction_id}/answer",
+        PARTY,
+        target="introduction_received",
+        body=lambda ctx: {"accept": True},
+    ),
+    Row(
+        "POST",
+        "/api/v1/introductions/{introduction_id}/messages",
+        PARTY,
+        target="introduction_accepted",
+        body=lambda ctx: {"body": "Buongiorno"},
+    ),
     Row("POST", "/api/v1/notifications/read", signed_in()),
 ]

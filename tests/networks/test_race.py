@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, delete
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from matchmaker.accounts.models import FirmMembership, User
 from matchmaker.firms.models import Firm, FirmChange
@@ -24,24 +24,39 @@ def committed(engine: Engine, test_password_hash: str) -> Iterator[dict]:
     """A forming network with two pending invitations, committed; removed afterwards."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as s:
-        firms = [make_firm(s, name=f"Gara {i}", ateco=code)
-                 for i, code in enumerate(("41.20.00", "43.31.00", "43.21.01"))]
+        firms = [
+            make_firm(s, name=f"Gara {i}", ateco=code)
+            for i, code in enumerate(("41.20.00", "43.31.00", "43.21.01"))
+        ]
         users = []
         for i, f in enumerate(firms):
-            u = User(email=f"race-{f.partita_iva}-{i}@example.it", password_hash=test_password_hash,
-                     role="owner", full_name="Race")
+            u = User(
+                email=f"race-{f.partita_iva}-{i}@example.it",
+                password_hash=test_password_hash,
+                role="owner",
+                full_name="Race",
+            )
             s.add(u)
             s.flush()
             s.add(FirmMembership(user_id=u.id, firm_id=f.id, role="owner"))
             users.append(u)
         s.flush()
-        net = service.create_network(s, seed=firms[0], user=users[0], name="Rete in gara",
-                                     members=[(firms[1], None, ""), (firms[2], None, "")])
+        net = service.create_network(
+            s,
+            seed=firms[0],
+            user=users[0],
+            name="Rete in gara",
+            members=[(firms[1], None, ""), (firms[2], None, "")],
+        )
         service.transition(s, network=net, to="forming", user=users[0])
         invs = {i.firm_id: i.id for i in net.invitations}
         s.commit()
-        ids = {"network": net.id, "firms": [f.id for f in firms], "users": [u.id for u in users],
-               "invitations": [invs[firms[1].id], invs[firms[2].id]]}
+        ids = {
+            "network": net.id,
+            "firms": [f.id for f in firms],
+            "users": [u.id for u in users],
+            "invitations": [invs[firms[1].id], invs[firms[2].id]],
+        }
     yield {"factory": factory, **ids}
     with factory() as s:
         s.execute(delete(Network).where(Network.id == ids["network"]))
@@ -53,8 +68,14 @@ def committed(engine: Engine, test_password_hash: str) -> Iterator[dict]:
         s.commit()
 
 
-def _answer(factory: sessionmaker, ids: dict, i: int, *, barrier: threading.Barrier | None = None,
-            results: list | None = None) -> None:
+def _answer(
+    factory: sessionmaker,
+    ids: dict,
+    i: int,
+    *,
+    barrier: threading.Barrier | None = None,
+    results: list | None = None,
+) -> None:
     with factory() as s:
         try:
             net = s.get(Network, ids["network"])
@@ -62,8 +83,9 @@ def _answer(factory: sessionmaker, ids: dict, i: int, *, barrier: threading.Barr
             _ = net.invitations  # both sides read the same state first
             if barrier is not None:
                 barrier.wait(timeout=10)
-            service.answer_invitation(s, network=net, invitation_id=ids["invitations"][i],
-                                      user=user, accept=True)
+            service.answer_invitation(
+                s, network=net, invitation_id=ids["invitations"][i], user=user, accept=True
+            )
             s.commit()
             outcome = "ok"
         except service.NetworkConflict:
@@ -78,8 +100,11 @@ def _answer(factory: sessionmaker, ids: dict, i: int, *, barrier: threading.Barr
 def _final(factory: sessionmaker, ids: dict) -> tuple[str, list[str], int]:
     with factory() as s:
         net = service.get_network(s, ids["network"])
-        return (net.status, sorted(i.status for i in net.invitations),
-                len(service.active_members(net)))
+        return (
+            net.status,
+            sorted(i.status for i in net.invitations),
+            len(service.active_members(net)),
+        )
 
 
 def _consistent(status: str, invitations: list[str], members: int) -> None:
@@ -99,13 +124,22 @@ def test_interleaved_answers_on_two_sessions(committed: dict) -> None:
         net_a = a.get(Network, committed["network"])
         net_b = b.get(Network, committed["network"])
         _ = net_a.invitations, net_b.invitations  # both read: one pending invitation each
-        service.answer_invitation(a, network=net_a, invitation_id=committed["invitations"][0],
-                                  user=a.get(User, committed["users"][1]), accept=True)
+        service.answer_invitation(
+            a,
+            network=net_a,
+            invitation_id=committed["invitations"][0],
+            user=a.get(User, committed["users"][1]),
+            accept=True,
+        )
         a.commit()
         try:
-            service.answer_invitation(b, network=net_b,
-                                      invitation_id=committed["invitations"][1],
-                                      user=b.get(User, committed["users"][2]), accept=True)
+            service.answer_invitation(
+                b,
+                network=net_b,
+                invitation_id=committed["invitations"][1],
+                user=b.get(User, committed["users"][2]),
+                accept=True,
+            )
             b.commit()
             second = "ok"
         except service.NetworkConflict:
@@ -130,9 +164,14 @@ def test_simultaneous_answers_in_two_threads(committed: dict) -> None:
     factory = committed["factory"]
     barrier = threading.Barrier(2)
     results: list[str] = []
-    threads = [threading.Thread(target=_answer, args=(factory, committed, i),
-                                kwargs={"barrier": barrier, "results": results})
-               for i in (0, 1)]
+    threads = [
+        threading.Thread(
+            target=_answer,
+            args=(factory, committed, i),
+            kwargs={"barrier": barrier, "results": results},
+        )
+        for i in (0, 1)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -141,7 +180,9 @@ def test_simultaneous_answers_in_two_threads(committed: dict) -> None:
     _consistent(*_final(factory, committed))
     for i in (0, 1):  # whoever lost retries; in the end both are in and the network agreed
         with factory() as s:
-            inv_status = {x.id: x.status for x in service.get_network(s, committed["network"]).invitations}
+            inv_status = {
+                x.id: x.status for x in service.get_network(s, committed["network"]).invitations
+            }
         if inv_status[committed["invitations"][i]] == "pending":
             _answer(factory, committed, i)
     state = _final(factory, committed)
