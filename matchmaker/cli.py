@@ -11,6 +11,7 @@ CLI_MODULES = [
     "matchmaker.accounts.cli",
     "matchmaker.matching.cli",
     "matchmaker.refdata.cli",
+    "matchmaker.associations.cli",
     "matchmaker.networks.cli",
     "matchmaker.contracts.cli",
 ]
@@ -123,9 +124,23 @@ def cmd_firms_import(args: argparse.Namespace) -> int:
 
     content = Path(args.file).read_bytes()
     with _session() as s:
-        report = service.import_csv(
-            s, content=content, skip_invalid=args.skip_invalid, dry_run=args.dry_run
-        )
+        joined = None
+        if args.association:
+            from matchmaker.associations import service as associations
+
+            association = associations.get_association(s, args.association)
+            if association is None:
+                print(f"error: no association {args.association!r}", file=sys.stderr)
+                return 1
+            result = associations.import_members(
+                s, association=association, content=content, user=None,
+                skip_invalid=args.skip_invalid, dry_run=args.dry_run,
+            )
+            report, joined = result.report, result.joined
+        else:
+            report = service.import_csv(
+                s, content=content, skip_invalid=args.skip_invalid, dry_run=args.dry_run
+            )
         for msg in report.file_errors:
             print(f"error: {msg}", file=sys.stderr)
         for e in report.errors:
@@ -140,6 +155,8 @@ def cmd_firms_import(args: argparse.Namespace) -> int:
             f"unchanged {report.unchanged}, rejected {report.rejected_rows}; "
             + ("committed" if report.committed else "nothing committed")
         )
+        if joined is not None and report.committed:
+            print(f"{joined} firms joined the association {args.association}")
     if report.file_errors:
         return 1
     if report.errors and not report.committed:
@@ -193,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--skip-invalid", action="store_true", help="commit the good rows")
     imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
+    imp.add_argument("--association", metavar="SLUG",
+                     help="make every imported firm a member of this association")
     imp.set_defaults(func=cmd_firms_import)
     exp = fsub.add_parser("export", help="export firms to CSV")
     exp.add_argument("file")

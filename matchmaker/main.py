@@ -27,6 +27,7 @@ DOMAIN_ROUTE_MODULES = [
     "matchmaker.accounts.routes",
     "matchmaker.refdata.routes",
     "matchmaker.matching.routes",
+    "matchmaker.associations.routes",
     "matchmaker.contracts.routes",
     "matchmaker.networks.routes",
 ]

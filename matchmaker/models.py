@@ -9,6 +9,7 @@ MODEL_MODULES = [
     "matchmaker.accounts.models",
     "matchmaker.matching.models",
     "matchmaker.refdata.models",
+    "matchmaker.associations.models",
     "matchmaker.contracts.models",
     "matchmaker.networks.models",
 ]

@@ -266,6 +266,44 @@ def can_curate_association(user: User | None, *, curator_ids: Collection[int]) -
     return _active(user) and (is_admin(user) or user.id in curator_ids)  # type: ignore[union-attr]
 
 
+def can_manage_associations(user: User | None) -> bool:
+    """Admins register associations and choose their curators."""
+    return is_admin(user)
+
+
+def can_import_update_firm(
+    user: User | None,
+    firm: FirmLike,
+    *,
+    memberships: Memberships,
+    member_firm_ids: Collection[int],
+    curator_ids: Collection[int],
+) -> bool:
+    """A members import may change a registered firm its user may edit, or, for the
+    association's curators, a firm that already is a member of that association."""
+    if can_edit_firm(user, firm, memberships=memberships):
+        return True
+    return firm.id in member_firm_ids and can_curate_association(user, curator_ids=curator_ids)
+
+
+def can_answer_association_invitation(
+    user: User | None, *, firm_id: int, memberships: Memberships
+) -> bool:
+    """A firm's owners and representatives accept or decline joining an association."""
+    return _active(user) and memberships.get(firm_id) in FIRM_APPROVER_ROLES
+
+
+def can_leave_association(user: User | None, *, firm_id: int, memberships: Memberships) -> bool:
+    """A firm's owners and representatives take it out of an association."""
+    return can_answer_association_invitation(user, firm_id=firm_id, memberships=memberships)
+
+
+def can_claim_firm(user: User | None, *, firm_has_people: bool) -> bool:
+    """A signed-in owner account may take over a firm nobody runs yet (an imported member),
+    through the link its association sent it."""
+    return has_role(user, "owner") and not firm_has_people
+
+
 # --- platform ------------------------------------------------------------------------------
 
 

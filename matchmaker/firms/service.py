@@ -326,6 +326,29 @@ def visibility_clause(*, see_all: bool, own_firm_ids: Iterable[int] = (),
     return cond
 
 
+def scope_clause(*, ids: Any = None, exclude_ids: Any = None, region: str | None = None,
+                 province: str | None = None, visibility: str | None = None) -> Any:
+    """Return an SQL condition for `visible=` arguments: firm ids in (or not in) a list or a
+    SELECT of ids, a region, a province, a visibility (any of them, all combined)."""
+    cond: Any = ~false()
+    if visibility is not None:
+        cond = cond & (Firm.visibility == visibility)
+    if ids is not None:
+        cond = cond & Firm.id.in_(ids)
+    if exclude_ids is not None:
+        cond = cond & Firm.id.not_in(exclude_ids)
+    if region:
+        cond = cond & (Firm.region_code == region.zfill(2))
+    if province:
+        cond = cond & (Firm.province == province.upper())
+    return cond
+
+
+def firm_ids(session: Session, *, where: Any) -> list[int]:
+    """Return the ids of the firms matching an SQL condition (from these helpers)."""
+    return list(session.scalars(select(Firm.id).where(where).order_by(Firm.id)))
+
+
 def list_firms(
     session: Session,
     *,
