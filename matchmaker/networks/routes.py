@@ -766,42 +766,76 @@ def mark_read_form(
     return redirect("/inbox")
 
 
+def _interest_parties(
+    session: Session, user: User, from_piva: str, to_piva: str
+) -> tuple[Firm, Firm]:
+    from_firm = firms_service.get_firm(session, from_piva)
+    if from_firm is None or not policy.can_act_for_firm(
+        user, from_firm.id, memberships=_memberships(session, user)
+    ):
+        raise HTTPException(403, _("Only the people of the firm concerned can do this"))
+    to_firm = firms_service.get_firm(session, to_piva)
+    if to_firm is None or not policy.can_view_firm(
+        user, to_firm, memberships=_memberships(session, user), session=session
+    ):
+        raise HTTPException(404, _("No firm with partita IVA %(piva)s") % {"piva": to_piva})
+    return from_firm, to_firm
+
+
+@router.get("/introductions/new")
+def interest_page(
+    request: Request,
+    from_firm: str = "",
+    to_firm: str = "",
+    session: Session = SessionDep,
+    user: User = UserDep,
+) -> Response:
+    """Show the form that tells a suggested partner your firm is interested."""
+    a, b = _interest_parties(session, user, from_firm, to_firm)
+    return render(
+        request,
+        "networks/introduction_new.html",
+        {"from_firm": a, "to_firm": b, "values": {}, "errors": {}},
+    )
+
+
 @router.post("/introductions")
 async def interest_form(
     request: Request, session: Session = SessionDep, user: User = UserDep
 ) -> Response:
     """Tell a suggested partner that your firm is interested, with a short message."""
     form = await request.form()
-    from_piva, to_piva = str(form.get("from_firm") or ""), str(form.get("to_firm") or "")
-    back = str(form.get("next") or "/inbox")
-    back = back if back.startswith("/") and not back.startswith("//") else "/inbox"
-    from_firm = firms_service.get_firm(session, from_piva)
-    if from_firm is None or not policy.can_act_for_firm(
-        user, from_firm.id, memberships=_memberships(session, user)
-    ):
-        raise HTTPException(403, _("Only the people of the firm concerned can do this"))
+    a, b = _interest_parties(
+        session, user, str(form.get("from_firm") or ""), str(form.get("to_firm") or "")
+    )
+    message = str(form.get("message") or "")
     try:
-        to_firm = _visible_firm(session, user, to_piva, "to_firm")
         intro = service.express_interest(
-            session,
-            from_firm=from_firm,
-            to_firm=to_firm,
-            user=user,
-            message=str(form.get("message") or ""),
+            session, from_firm=a, to_firm=b, user=user, message=message
         )
     except service.NetworkError as exc:
-        flash(request, str(exc), "error")
-        return redirect(back)
+        field = "message" if exc.field == "message" else "to_firm"
+        return render(
+            request,
+            "networks/introduction_new.html",
+            {
+                "from_firm": a,
+                "to_firm": b,
+                "values": {"message": message},
+                "errors": {field: str(exc)},
+            },
+            status_code=422,
+        )
     accounts_service.audit(
         session,
         actor=user,
         action="introduction.create",
         object_type="firm",
-        object_id=from_firm.partita_iva,
-        detail={"to": to_firm.partita_iva},
+        object_id=a.partita_iva,
+        detail={"to": b.partita_iva},
         ip=_ip(request),
     )
-    flash(request, _("%(firm)s will see your interest in its inbox") % {"firm": to_firm.name})
+    flash(request, _("%(firm)s will see your interest in its inbox") % {"firm": b.name})
     return redirect(f"/introductions/{intro.id}")
 
 

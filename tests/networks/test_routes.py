@@ -267,3 +267,24 @@ def test_italian_pages(client, login, pool, db, make_user):
     assert "Proposta" in soup.h1.get_text()
     buttons = [b.get_text() for b in soup.select("form[action$='/transitions'] button")]
     assert "Invia gli inviti" in buttons
+
+
+def test_interest_from_the_suggestions_page(client, login, pool):
+    seed, others, boss, _owners = pool
+    token = login(client, boss)
+    firm_page = _soup(client.get(f"/firms/{seed.partita_iva}"))
+    assert firm_page.select_one(f"a[href='/networks/new?seed={seed.partita_iva}']") is not None
+    soup = _soup(client.get(f"/firms/{seed.partita_iva}/suggestions"))
+    link = soup.select_one("a.interest")
+    assert link is not None
+    form = _soup(client.get(link["href"])).select_one("form[action='/introductions']")
+    fields = {i["name"]: i.get("value", "") for i in form.select("input")}
+    fields.update(csrf_token=token, message="x" * 2001)
+    too_long = client.post("/introductions", data=fields)
+    assert too_long.status_code == 422
+    assert "too long" in _soup(too_long).select_one("#e-message").get_text()
+    fields["message"] = "Collaboriamo?"
+    resp = client.post("/introductions", data=fields, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"].startswith("/introductions/")
+    page = _soup(client.get(resp.headers["location"]))
+    assert "Collaboriamo?" in page.find("blockquote").get_text()
