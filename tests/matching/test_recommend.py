@@ -15,6 +15,16 @@ from tests.firms.helpers import firm_payload
 _serial = iter(range(100, 10_000))
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests read the reasons in English."""
+    from matchmaker.i18n import current_language
+
+    token = current_language.set("en")
+    yield
+    current_language.reset(token)
+
+
 def _firm(db, **over):
     base = {"ateco_edition": "2022", "goals": [], "offers": "", "needs": "", "employees": None,
             "turnover_eur": None}
