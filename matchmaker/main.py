@@ -68,12 +68,13 @@ def create_app() -> FastAPI:
 
     @app.middleware("http")
     async def language_and_headers(request: Request, call_next):  # noqa: ANN202
-        explicit = request.query_params.get("lang") or request.cookies.get("lang")
-        user_lang = None
-        if "session" in request.scope:
-            user_lang = request.session.get("lang")
+        # ?lang= for one page, then the session (the signed-in user's preference or the last
+        # switch), then the long-lived cookie, then the browser's Accept-Language.
+        session_lang = request.session.get("lang") if "session" in request.scope else None
+        choices = (request.query_params.get("lang"), session_lang, request.cookies.get("lang"))
         lang = i18n.pick_language(
-            explicit=explicit or user_lang, accept_language=request.headers.get("accept-language")
+            explicit=next((c for c in choices if c in i18n.LANGUAGES), None),
+            accept_language=request.headers.get("accept-language"),
         )
         token = i18n.current_language.set(lang)
         try:

@@ -217,3 +217,19 @@ def _fresh_recommender_index() -> None:
     from matchmaker.matching import index
 
     index.forget()
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests() -> Iterator[None]:
+    """Service calls made directly by a test speak English (pages choose per request).
+
+    Messages are translated into the current language, Italian by default; a test that calls
+    a service and reads its message reads the English msgid unless it picks a language.
+    """
+    from matchmaker import i18n
+
+    token = i18n.current_language.set("en")
+    try:
+        yield
+    finally:
+        i18n.current_language.reset(token)

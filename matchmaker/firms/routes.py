@@ -38,6 +38,7 @@ FORM_FIELDS = [
     "comune_istat", "comune", "province", "employees", "turnover_eur", "offers", "needs",
     "email", "website", "description", "visibility",
 ]
+LIST_SORTS = ("name", "-name", "ateco", "-ateco", "comune", "-comune")
 
 
 def _client_ip(request: Request) -> str | None:
@@ -155,19 +156,24 @@ def firms_page(
     ateco: str | None = None,
     goal: str | None = None,
     sme_class: str | None = None,
+    sort: str = "name",
     page: int = Query(1, ge=1, le=100_000),
     session: Session = SessionDep,
     user: User | None = Depends(current_user),
 ) -> Response:
-    """List firms with search, filters and paging; HTMX gets only the results block."""
+    """List firms with search, filters, sorting and paging; HTMX gets only the results block."""
     from matchmaker.refdata import places
 
     f = _filters(q, region, province, ateco, goal, sme_class)
+    sort = sort if sort in LIST_SORTS else "name"
     result = service.list_firms(
-        session, filters=f, page=page, per_page=25, visible=visible_clause(session, user)
+        session, filters=f, page=page, per_page=25, visible=visible_clause(session, user),
+        order=sort,
     )
     lang = current_language.get()
     params = {k: v for k, v in f.__dict__.items() if v}
+    if sort != "name":
+        params["sort"] = sort
     from urllib.parse import urlencode
 
     return render(
@@ -177,6 +183,8 @@ def firms_page(
             "page": result,
             "filters": params,
             "query_string": urlencode(params),
+            "filter_string": urlencode({k: v for k, v in params.items() if k != "sort"}),
+            "sort": sort,
             "goals": [(k, v[lang]) for k, v in GOALS.items()],
             "goal_labels": {k: v[lang] for k, v in GOALS.items()},
             "sme_classes": [(k, v[lang]) for k, v in SME_CLASSES.items()],

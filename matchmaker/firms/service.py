@@ -365,7 +365,9 @@ def list_firms(
     if visible is not None:
         base = base.where(visible)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    order_by = {"name": Firm.name, "-updated": Firm.updated_at.desc(), "comune": Firm.comune_name}
+    order_by = {"name": Firm.name, "-name": Firm.name.desc(), "-updated": Firm.updated_at.desc(),
+                "comune": Firm.comune_name, "-comune": Firm.comune_name.desc(),
+                "ateco": Firm.ateco_code, "-ateco": Firm.ateco_code.desc()}
     items = session.scalars(
         base.order_by(order_by.get(order, Firm.name), Firm.id)
         .options(selectinload(Firm.secondary_codes), selectinload(Firm.goal_links))

@@ -33,7 +33,7 @@ def test_owner_registers_a_firm_through_the_form(client, make_user, login, db):
 
 
 def test_bad_form_is_rerendered_with_values_and_errors_beside_fields(client, make_user, login, db):
-    token = login(client, make_user("owner"))
+    token = login(client, make_user("owner", language="en"))
     data = {**_form(1, partita_iva="00743110158", employees="-4", comune_istat="", comune="Castro"),
             "csrf_token": token}
     resp = client.post("/firms/new", data=data)
@@ -67,7 +67,7 @@ def test_list_page_filters_and_htmx_returns_only_results(client, db):
     psoup = _soup(part)
     assert psoup.find("html") is None and psoup.find("form") is None
     assert [a.get_text() for a in psoup.select("tbody a")] == ["Ditta 2 Srl"]
-    empty = _soup(client.get("/firms?q=nothing-like-this"))
+    empty = _soup(client.get("/firms?q=nothing-like-this", headers={"Accept-Language": "en"}))
     assert "No firm matches" in empty.select_one(".empty-state").get_text()
     assert client.get(f"/firms/{piva(9)}").status_code == 404
 
@@ -126,7 +126,7 @@ def test_other_owner_cannot_edit(client, make_user, login, api_headers, db):
 
 def test_edit_form_conflict_shows_message_and_keeps_newer_data(client, make_user, login, db):
     firm = service.create_firm(db, data=validate_firm(firm_payload(1)))
-    token = login(client, make_user("owner", firms=[firm.id]))
+    token = login(client, make_user("owner", firms=[firm.id], language="en"))
     form = _soup(client.get(f"/firms/{piva(1)}/edit"))
     assert form.find("input", {"name": "version"})["value"] == "1"
     service.patch_firm(db, firm=firm, changes={"name": "Saved Elsewhere Srl"})
@@ -142,7 +142,7 @@ def test_edit_form_conflict_shows_message_and_keeps_newer_data(client, make_user
 
 
 def test_csv_upload_preview_then_confirm(client, make_user, login, db):
-    token = login(client, make_user("curator"))
+    token = login(client, make_user("curator", language="en"))
     good = f"partita_iva,name,ateco,comune_istat\n{piva(1)},Uno Srl,31.09,108028\n"
     bad = good + f"{piva(2)[:-1]}0,Due Srl,31.09,108028\n"
     resp = client.post("/firms/import", data={"csrf_token": token},

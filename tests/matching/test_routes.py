@@ -55,7 +55,7 @@ def test_panel_filters_refresh_only_the_list(client, brianza, make_user, login):
 
 def test_why_not_page_names_the_constraint(client, brianza, make_user, login):  # noqa: F811
     seeker, como, monza, sicily = brianza
-    login(client, make_user("owner", firms=[seeker.id]))
+    login(client, make_user("owner", firms=[seeker.id], language="en"))
     resp = client.get(f"/firms/{seeker.partita_iva}/why?other={sicily.partita_iva}&radius_km=50")
     soup = _soup(resp)
     assert "beyond your 50 km radius" in soup.select_one("ul.excluded").get_text()
