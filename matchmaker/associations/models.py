@@ -21,7 +21,7 @@ from matchmaker.db import Base, TimestampMixin, utcnow
 
 ASSOCIATION_KINDS = ("trade", "chamber", "district", "industry", "other")
 MEMBER_STATUSES = ("active", "invited")
-IMPORT_STATUSES = ("mapping", "queued", "checking", "preview", "writing", "committed",
+IMPORT_STATUSES = ("mapping", "queued", "reading", "checking", "preview", "writing", "committed",
                    "rejected", "failed")
 
 

@@ -812,13 +812,23 @@ def run_import_job(job_id: int, phase: str) -> None:
         # End this read transaction before progress is written elsewhere: on SQLite a read
         # transaction that saw an older snapshot could not turn into a write later.
         work.commit()
+
+        def progress(n: int) -> None:
+            # The work has only read so far (rows are checked before anything is written);
+            # end that read before progress is committed elsewhere, for the same reason.
+            work.commit()
+            save(progress=n)
+
+        def phase_changed(status: str) -> None:
+            work.commit()
+            save(status=status, progress=0)
+
         if phase == "check":
             check_import(work, job=job, association=association, user=user,
-                         on_progress=lambda n: save(progress=n),
-                         on_phase=lambda s: save(status=s, progress=0))
+                         on_progress=progress, on_phase=phase_changed)
         else:
             commit_import(work, job=job, association=association, user=user,
-                          on_progress=lambda n: save(progress=n))
+                          on_progress=progress)
         work.commit()
     except Exception as exc:
         work.rollback()
@@ -1118,7 +1128,13 @@ def potential_networks(
             found[ids] = PotentialNetwork(s.chain_key, s.chain_name, members,
                                           [n for _k, n in s.covered], [n for _k, n in s.uncovered],
                                           float(s.mean_fit))
-    return sorted(found.values(), key=lambda n: -n.fit)[:limit]
+    # Best first, leaving out near-copies (most firms in common with one already kept).
+    kept: list[PotentialNetwork] = []
+    for net in sorted(found.values(), key=lambda n: -n.fit):
+        ids = set(net.firm_ids)
+        if all(len(ids & set(k.firm_ids)) / len(ids | set(k.firm_ids)) < 0.6 for k in kept):
+            kept.append(net)
+    return kept[:limit]
 
 
 # ------------------------------------------------------------------------------ shortlists
@@ -1140,8 +1156,7 @@ def create_shortlist(
         AssociationMember.firm_id.in_(ids))))
     if set(ids) - members:
         raise AssociationError(_("only member firms can be shortlisted"), "firms")
-    if goal and goal not in GOALS:
-        goal = None
+    goal = goal if goal in GOALS else None
     rows = {r["id"]: r for r in firms_service.firm_rows(session, ids)}
     if not name.strip():
         chain = chains_ref.chain(chain_key).name(_lang()) if chain_key else None
