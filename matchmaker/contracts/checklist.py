@@ -4,7 +4,13 @@ with the legal reference and why it applies (shared/domain/cdr-law.md)."""
 from dataclasses import dataclass, field
 from typing import Literal
 
-from matchmaker.contracts.schemas import ALLOWED_FORMS, FORMS, KINDS, STANDARD_MODEL_FORMS, ContractBody
+from matchmaker.contracts.schemas import (
+    ALLOWED_FORMS,
+    FORMS,
+    KINDS,
+    STANDARD_MODEL_FORMS,
+    ContractBody,
+)
 from matchmaker.i18n import gettext as _
 
 Status = Literal["present", "missing", "not_applicable"]

@@ -180,7 +180,7 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
 def field_names(form: Any) -> list[str]:
     """Return the distinct dotted field names a form posted, in order."""
     seen: dict[str, None] = {}
-    for key in form.keys():
+    for key in form:
         if key not in ("csrf_token", "version", "action", "add_partita_iva", "go"):
             seen.setdefault(key, None)
     return list(seen)

@@ -37,7 +37,6 @@ from matchmaker.contracts.schemas import (
     SECTIONS,
     ContractBody,
     ContractInvalid,
-    Participant,
     TransitionIn,
     dump_body,
     validate_body,
@@ -523,6 +522,10 @@ def update_contract(
     A stale `expected_version` raises ContractConflict; any change withdraws the approvals
     (an approved contract goes back to review). Nothing changed: no new version.
     """
+    # Re-read under a row lock (PostgreSQL; SQLite's writing requests hold the database lock):
+    # racing saves queue, and the later one sees the earlier one's version instead of writing
+    # over it.
+    session.refresh(contract, with_for_update=True)
     _check_editable(contract, expected_version)
     data = dict(contract.body)
     unknown = [k for k in changes if k not in SECTIONS and k not in ("title", "template_id")]

@@ -234,7 +234,7 @@ def test_api_create_patch_conflict_checklist_versions(client, db, make_user,
 
 def test_api_final_document_is_blocked_naming_the_missing_elements(client, db, make_user,
                                                                    api_headers) -> None:
-    fac, firms, c = _contract(db, make_user)
+    fac, _firms, c = _contract(db, make_user)
     headers = api_headers(fac)
     changes = complete_changes(c, fund=False, body=False)
     changes.pop("duration")
@@ -331,3 +331,13 @@ def test_cf_helper_builds_valid_codes() -> None:
     from stdnum.it import codicefiscale
 
     assert all(codicefiscale.is_valid(cf(i)) for i in range(6))
+
+
+def test_the_checklist_speaks_italian(client, db, make_user, login) -> None:
+    _fac, _firms, c = _contract(db, make_user)
+    login(client, make_user("admin", language="it"))
+    soup = _soup(client.get(f"/contracts/{c.id}/steps/fund"))
+    item = soup.find(id="ck-common_fund")
+    assert item.find(class_="ck-status").get_text() == "Non applicabile"
+    assert "nessun fondo comune" in item.get_text()
+    assert soup.find(id="f-common_fund.present").legend.get_text() == "La rete avrà un fondo comune?"

@@ -221,7 +221,7 @@ def test_goal_suggestions_come_from_the_members_goals(db, make_user) -> None:
                                      ("internationalisation",), ("sustainability",)))
     c = service.create_contract(db, author=fac, partite_iva=[f.partita_iva for f in firms])
     sugg = service.goal_suggestions(db, c)
-    assert [(s["goal"], s["count"]) for s in sugg][0] == ("internationalisation", 2)
+    assert next((s["goal"], s["count"]) for s in sugg) == ("internationalisation", 2)
     assert {s["goal"] for s in sugg} == {"internationalisation", "innovation", "sustainability"}
     obj = sugg[0]["objective"]
     service.update_contract(db, contract=c, changes={"objectives": [obj]}, expected_version=1,
