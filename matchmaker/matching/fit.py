@@ -87,7 +87,7 @@ def comember_matrix(a: FirmArrays, networks: Sequence[Sequence[int]], *, prior: 
 
 def seed_query(a: FirmArrays, row: int, **kw) -> Query:
     """Return the query for a firm of the pool as the seeker."""
-    secondary = [int(c) for r, c in zip(a.sec_row, a.sec_code, strict=True) if r == row]
+    secondary = [int(c) for c in a.sec_code[a.sec_row == row]]
     return Query(
         code_rows=[int(a.code_row[row]), *secondary], comune_idx=int(a.comune_idx[row]),
         goals=int(a.goals[row]), sme=int(a.sme[row]), needs=a.needs[row], offers=a.offers[row],

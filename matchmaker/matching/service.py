@@ -129,7 +129,7 @@ def build_query(session: Session, idx: index_mod.RecommenderIndex, firm: Firm, v
         raise MatchingError(_("unknown goal %(g)s") % {"g": goal})
     if size is not None and size not in SME_INDEX:
         raise MatchingError(_("unknown size %(s)s: micro, small, medium or large") % {"s": size})
-    secondary = [int(c) for r, c in zip(a.sec_row, a.sec_code, strict=True) if r == row]
+    secondary = [int(c) for c in a.sec_code[a.sec_row == row]]
     seeker_goals = {g for g in GOAL_KEYS if int(a.goals[row]) & GOAL_BIT[g]}
     if goal:
         seeker_goals.add(goal)
