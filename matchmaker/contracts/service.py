@@ -57,6 +57,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "filed": ("effective",),
     "effective": (),
 }
+# Network statuses a contract may start from (networks domain).
+NETWORK_READY = frozenset({"agreed", "contract_drafting"})
 # Roles in the network (not in the value chain): they say nothing about the programme.
 MEMBERSHIP_ROLES = frozenset({"promoter", "member", "invited", "owner", ""})
 NOTARY_FORMS = frozenset({"notarial_deed", "authenticated_private_deed",
@@ -436,21 +438,45 @@ def create_from_network(session: Session, *, author: User, network_id: int,
     """Start a draft from a network: its members become the participants, their roles the
     programme's skeleton and their goals the suggested objectives."""
     network = network_for_contract(session, network_id)
+    status = network.get("status")
+    if status is not None and status not in NETWORK_READY:
+        raise ContractInvalid({"network_id": _(
+            "The network is not agreed yet: every invited firm must answer first.")})
     members = list(network.get("members") or [])
     pivas = [p for p in (_member_piva(session, m) for m in members) if p]
     seed = {"programme": {"activities": programme_skeleton(network, pivas)}}
     if network.get("name"):
         seed["network"] = {"name": str(network["name"])[:300]}
-    return create_contract(session, author=author, partite_iva=pivas, kind=kind,
-                           title=title or str(network.get("name") or ""),
-                           template_id=template_id, network_id=network_id, seed=seed)
+    contract = create_contract(session, author=author, partite_iva=pivas, kind=kind,
+                               title=title or str(network.get("name") or ""),
+                               template_id=template_id, network_id=network_id, seed=seed)
+    if status == "agreed":
+        _tell_network(session, "start_contract_drafting", network_id, author)
+    return contract
+
+
+def _tell_network(session: Session, action: str, network_id: int, user: User | None) -> None:
+    """Move the network along with its contract (drafting, registered), if the domain can."""
+    try:
+        from matchmaker.networks import service as networks_service
+    except ModuleNotFoundError:
+        return
+    fn = getattr(networks_service, action, None)
+    if fn is None:
+        return
+    try:
+        fn(session, network_id=network_id, user=user)
+    except getattr(networks_service, "NetworkError", LookupError):
+        # The network moved on by itself (e.g. already registered): the contract stands.
+        return
 
 
 def programme_skeleton(network: dict[str, Any], pivas: list[str]) -> list[dict[str, Any]]:
     """Return one programme activity per member's value-chain role (lead: that member)."""
     out = []
     for member, piva in zip(network.get("members") or [], pivas, strict=False):
-        role = str(member.get("role_text") or "").strip()
+        # The promoter's role text only says it promotes the network: not a programme activity.
+        role = "" if member.get("role") == "promoter" else str(member.get("role_text") or "").strip()
         if not role and member.get("role") not in MEMBERSHIP_ROLES:
             role = str(member.get("role") or "").strip()
         stages = ", ".join(member.get("stage_names") or [])
@@ -729,6 +755,8 @@ def transition(session: Session, *, contract: Contract, data: TransitionIn,
             raise ContractLocked(_("Registration still to record for: %(names)s")
                                  % {"names": ", ".join(missing)})
         contract.effective_on = effective_date(contract)
+        if contract.network_id is not None:
+            _tell_network(session, "mark_registered", contract.network_id, actor)
     elif to == "in_review" and contract.status == "approved":
         contract.approvals.clear()
     contract.status = to
@@ -773,8 +801,10 @@ def record_registration(session: Session, *, contract: Contract, partita_iva: st
     session.flush()
     eff = effective_date(contract)
     contract.effective_on = eff
-    if eff is not None:
+    if eff is not None and contract.status != "effective":
         contract.status = "effective"
+        if contract.network_id is not None:
+            _tell_network(session, "mark_registered", contract.network_id, user)
     contract.updated_at = utcnow()
     session.flush()
     return contract

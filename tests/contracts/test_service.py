@@ -183,7 +183,7 @@ def test_start_from_a_network_uses_members_roles_and_name(db, make_user, monkeyp
     fac = make_user("facilitator")
     firms = make_firms(db, 3)
     network = {"id": 7, "name": "Filiera del mobile", "chain_key": None, "members": [
-        {"firm_id": firms[0].id, "partita_iva": firms[0].partita_iva, "role": "promoter",
+        {"firm_id": firms[0].id, "partita_iva": firms[0].partita_iva, "role": "member",
          "role_text": "produzione di mobili", "stages": []},
         {"firm_id": firms[1].id, "role": "member", "role_text": "fornitura di tessuti",
          "stages": []},
@@ -205,6 +205,10 @@ def test_start_from_a_network_uses_members_roles_and_name(db, make_user, monkeyp
     with pytest.raises(ContractInvalid) as err:
         service.create_from_network(db, author=fac, network_id=8)
     assert "no network 8" in err.value.errors["network_id"]
+    network["status"] = "forming"
+    with pytest.raises(ContractInvalid) as err:
+        service.create_from_network(db, author=fac, network_id=7)
+    assert "not agreed yet" in err.value.errors["network_id"]
 
 
 def test_without_the_networks_module_the_error_says_to_use_firms(db, make_user,
