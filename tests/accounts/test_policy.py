@@ -57,6 +57,7 @@ def test_association_visibility_asks_the_installed_provider(db) -> None:
     curator = user("curator", uid=99)
     hidden_from = firm("association")
     assert not policy.can_view_firm(curator, hidden_from, memberships={}, session=db)
+    installed = list(policy._association_firms)  # the associations domain's provider
     try:
         policy.set_association_firms_provider(lambda session, u: {FIRM_ID} if u.id == 99 else ())
         assert policy.can_view_firm(curator, hidden_from, memberships={}, session=db)
@@ -64,7 +65,7 @@ def test_association_visibility_asks_the_installed_provider(db) -> None:
             user("curator", uid=5), hidden_from, memberships={}, session=db
         )
     finally:
-        policy._association_firms.clear()
+        policy._association_firms[:] = installed
 
 
 # (function, {membership role or platform role: allowed}); unlisted combinations are denied.
