@@ -5,6 +5,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -123,6 +124,17 @@ def create_app() -> FastAPI:
         )
         resp.headers.update(exc.headers or {})  # Retry-After, WWW-Authenticate, …
         return resp
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def number_out_of_range(request: Request, exc: Exception) -> Response:
+        # An id or number too large for the database column can name no row: a client error.
+        errors = [{"loc": ["path"], "msg": "number out of range", "type": "value_error"}]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return render(
+            request, "error.html", {"status_code": 422, "detail": errors}, status_code=422
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
