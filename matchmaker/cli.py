@@ -11,9 +11,9 @@ CLI_MODULES = [
     "matchmaker.accounts.cli",
     "matchmaker.matching.cli",
     "matchmaker.refdata.cli",
-    "matchmaker.associations.cli",
     "matchmaker.networks.cli",
     "matchmaker.contracts.cli",
+    "matchmaker.associations.cli",
 ]
 
 
@@ -28,6 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from matchmaker import migrate
+    from matchmaker.ops.logs import log_config
 
     migrate.upgrade()
     with _session() as s:
@@ -52,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,  # matchmaker.ops.logs writes one JSON line per request instead
+        log_config=log_config(),
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from starlette.requests import Request
 
 from matchmaker.config import get_settings
 
@@ -55,7 +56,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(
@@ -78,9 +80,18 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
+# SQLite has one writer at a time. A deferred transaction that has read and then writes fails
+# at once ("database is locked", the busy timeout does not apply) if another writer committed
+# in between; so a request that means to write takes the write lock when it begins.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_session(request: Request = None) -> Iterator[Session]:  # type: ignore[assignment]
     """Yield a session that commits on success and rolls back on error."""
     session = get_sessionmaker()()
+    writes = request is not None and request.method in WRITE_METHODS
+    if writes and session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     try:
         yield session
         session.commit()

@@ -747,6 +747,11 @@ def seed_demo(
         for i in firm_rows:
             accounts.add_firm_member(session, user=users[email], firm_id=ids[i], role="owner")
             memberships += 1
+    # The demo curator's association: most of Lombardy's demo firms are its members.
+    from matchmaker.associations import service as associations
+
+    curator = next(u for u in users.values() if u.role == "curator")
+    associations.seed_demo_association(session, curator=curator)
     session.flush()
 
     by_size = Counter(sme_class(r["employees"], r["turnover_eur"]) or "unknown" for r in rows)

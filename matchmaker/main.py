@@ -28,9 +28,9 @@ DOMAIN_ROUTE_MODULES = [
     "matchmaker.accounts.routes",
     "matchmaker.refdata.routes",
     "matchmaker.matching.routes",
-    "matchmaker.associations.routes",
     "matchmaker.contracts.routes",
     "matchmaker.networks.routes",
+    "matchmaker.associations.routes",
 ]
 
 SECURITY_HEADERS = {

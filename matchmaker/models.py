@@ -9,9 +9,9 @@ MODEL_MODULES = [
     "matchmaker.accounts.models",
     "matchmaker.matching.models",
     "matchmaker.refdata.models",
-    "matchmaker.associations.models",
     "matchmaker.contracts.models",
     "matchmaker.networks.models",
+    "matchmaker.associations.models",
 ]
 
 for _name in MODEL_MODULES:

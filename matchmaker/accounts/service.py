@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from matchmaker.accounts import security
@@ -406,7 +407,13 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     last = aware(record.last_used_at)
     if last is None or now - last > timedelta(minutes=5):
-        record.last_used_at = now
+        # Best effort: on SQLite a reading request cannot write once another writer has
+        # committed since its first read; a missed touch must not fail the request.
+        try:
+            with session.begin_nested():
+                record.last_used_at = now
+        except OperationalError:
+            log.info("API token last use not recorded: the database is busy")
     return user
 
 

@@ -115,10 +115,12 @@ def bar_chart(
         if bar.value > 0:
             w = max(w, 1.5)  # a non-zero value stays visible next to a large one
         mid = y + bar_height / 2 + 4.5
+        # About 7 px per character at 13 px: cut the label to fit its column (full in <title>).
+        label = _truncate(bar.label, max(8, label_width // 7 - 1))
         parts = [
             f"<title>{escape(bar.label)}: {escape(number(bar.value))}</title>",
             (f'<text x="{label_width - 8}" y="{mid:.1f}" text-anchor="end" fill="{TEXT_FILL}">'
-             f"{escape(_truncate(bar.label, 32))}</text>"),
+             f"{escape(label)}</text>"),
             (f'<rect class="mark" data-key={quoteattr(bar.key)} x="{label_width}" y="{y}" '
              f'width="{w:.1f}" height="{bar_height}" rx="3" fill="{BAR_FILL}"/>'),
             (f'<text x="{label_width + w + 6:.1f}" y="{mid:.1f}" fill="{TEXT_FILL}">'

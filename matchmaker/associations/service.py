@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from matchmaker.accounts import policy
@@ -225,6 +225,31 @@ def remove_curator(session: Session, *, association: Association, user_id: int) 
     if row is not None:
         session.delete(row)
         session.flush()
+
+
+DEMO_SLUG = "confartigianato-lombardia"
+
+
+def seed_demo_association(session: Session, *, curator: User) -> Association | None:
+    """Create the demo association (Lombardy) curated by the demo curator: three firms in four
+    of the region's registry are its members, so its dashboard has firms left to invite.
+
+    Does nothing (returns None) on a database whose schema has no association tables yet.
+    """
+    if not inspect(session.connection()).has_table(Association.__tablename__):
+        return None
+    association = get_association(session, DEMO_SLUG)
+    if association is None:
+        association = create_association(
+            session, slug=DEMO_SLUG, name="Confartigianato Lombardia (demo)", kind="trade",
+            region_code="03",
+            description="Associazione dimostrativa: i suoi associati sono imprese del demo.")
+    if curator.id not in curator_ids(session, association):
+        session.add(AssociationCurator(association_id=association.id, user_id=curator.id))
+    in_region = firms_service.firm_ids(session, where=firms_service.scope_clause(region="03"))
+    add_members(session, association=association, source="import", user=None,
+                firm_ids=[fid for i, fid in enumerate(in_region) if i % 4 != 3])
+    return association
 
 
 # ------------------------------------------------------------------------------ visibility
@@ -541,10 +566,31 @@ def read_sheet_header(raw: bytes) -> tuple[list[str], int, int]:
         if not header_row:
             raise AssociationError(_("no header row found: the first sheet needs a row naming "
                                      "its columns"), "file")
-        total = max(0, (ws.max_row or header_row) - header_row)
+        total = max(0, _sheet_rows(raw, ws) - header_row)
     finally:
         wb.close()
     return headers, header_row, total
+
+
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>]")
+
+
+def _sheet_rows(raw: bytes, ws: Any) -> int:
+    """Return the sheet's last row: its stated dimension, else a count of its row elements.
+
+    Files written by streaming tools often state no dimension; counting the tags in the
+    sheet's XML is much faster than parsing every cell.
+    """
+    if ws.max_row and ws.max_row > 1:
+        return int(ws.max_row)
+    from zipfile import ZipFile
+
+    path = getattr(ws, "_worksheet_path", None)
+    if not path:
+        return int(ws.max_row or 0)
+    with ZipFile(io.BytesIO(raw)) as zf:
+        data = zf.read(path.lstrip("/"))
+    return len(_ROW_TAG.findall(data))
 
 
 def check_mapping(mapping: dict[str, str], headers: Sequence[str]) -> dict[str, str]:
@@ -891,7 +937,7 @@ class Dashboard:
 def _division_label(division: str) -> str:
     code = ateco_ref.lookup(division, "2022")
     title = (code.title_en or code.title) if code and _lang() == "en" else (code.title if code else "")
-    return f"{division} {title}".strip()
+    return f"{division} {title.capitalize()}".strip()
 
 
 def _positions(code: str, edition: str) -> list[chains_ref.Position]:

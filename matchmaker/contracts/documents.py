@@ -207,6 +207,12 @@ def _blocks(text: str) -> list[Block]:
                 para.append(line)
         if para:
             out.append(Block("p", " ".join(para)))
+    # A list closes with a full stop unless the sentence goes on ("…; tutto ciò premesso").
+    for i, b in enumerate(out):
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        closes = nxt is None or (nxt.kind != "li" and not nxt.text[:1].islower())
+        if b.kind == "li" and b.text.endswith(";") and closes:
+            b.text = b.text[:-1] + "."
     return out
 
 

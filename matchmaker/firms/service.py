@@ -226,9 +226,13 @@ def update_firm(
         raise FirmInvalid({"partita_iva": _("the partita IVA of a registered firm cannot change")})
     if expected_version is not None and expected_version != firm.version:
         raise FirmConflict(firm.version)
-    _apply(firm, data)
     try:
-        session.flush()
+        # In a savepoint: when a concurrent save won the race past the check above (the
+        # version column makes the UPDATE match no row), only this save is undone and the
+        # session can still read the firm's current version.
+        with session.begin_nested():
+            _apply(firm, data)
+            session.flush()
     except StaleDataError as exc:
         raise FirmConflict(firm.version) from exc
     _notify(session, [firm.id])

@@ -9,7 +9,6 @@ can carry names and numbers people typed), status, duration in ms, request id an
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -42,18 +41,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure_access_logger() -> logging.Logger:
-    """Give the access logger a JSON handler on stderr, once per process."""
-    logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(getattr(h, "_matchmaker_json", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        handler._matchmaker_json = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    # Uvicorn configures only its own loggers; ours must not also reach a root handler.
-    logger.propagate = False
-    return logger
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """Return the logging config for `matchmaker serve`: every line JSON on stderr.
+
+    Uvicorn applies it in each worker process. The app's loggers ("matchmaker.*", including
+    the access log) and uvicorn's own messages share one JSON handler; uvicorn's plain-text
+    access log is off (the middleware writes a richer one).
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                              "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "matchmaker": {"handlers": ["json"], "level": level, "propagate": False},
+            "uvicorn": {"handlers": ["json"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }
 
 
 def request_id_for(headers: list[tuple[bytes, bytes]]) -> str:
@@ -97,7 +103,7 @@ class RequestLogMiddleware:
 
     def __init__(self, app: ASGIApp, logger: logging.Logger | None = None) -> None:
         self.app = app
-        self.logger = logger or configure_access_logger()
+        self.logger = logger or logging.getLogger(ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Time the request, tag its response with the request id, and log it."""

@@ -194,3 +194,21 @@ def test_cli_imports_into_an_association(db, make_user, monkeypatch, tmp_path, c
     assert "2 firms joined the association" in capsys.readouterr().out
     assert service.member_count(db, a) == 2
     assert cli.main(["firms", "import", str(path), "--association", "nope"]) == 1
+
+
+def test_a_streamed_workbook_without_dimension_is_still_counted_for_the_background(db):
+    from openpyxl import Workbook as StreamedWorkbook
+
+    a = association(db)
+    wb = StreamedWorkbook(write_only=True)  # such files state no sheet dimension
+    ws = wb.create_sheet("Soci")
+    ws.append(["Ragione sociale", "Partita IVA", "Codice ATECO", "Codice ISTAT"])
+    for i in range(1, service.BACKGROUND_ROWS + 11):
+        p = firm_payload(i)
+        ws.append([p["name"], p["partita_iva"], p["ateco"], p["comune_istat"]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = service.start_import(db, association=a, user=None, filename="soci.xlsx",
+                               content=buf.getvalue())
+    assert (job.status, job.total, job.background) == ("mapping", service.BACKGROUND_ROWS + 10,
+                                                       True)

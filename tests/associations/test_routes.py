@@ -36,7 +36,7 @@ def test_admin_registers_an_association_and_its_curator(client, db, make_user, l
     assert service.curator_ids(db, a) == {curator.id}
     login(client, curator)
     index = _soup(client.get("/associations"))
-    assert [x.get_text() for x in index.select("tbody a")][0] == "CNA Bergamo"
+    assert next(x.get_text() for x in index.select("tbody a")) == "CNA Bergamo"
     assert index.select_one("form[action='/associations']") is None  # curators do not create
 
 
@@ -99,8 +99,9 @@ def test_one_click_shortlist_becomes_a_network_with_invitations(client, db, make
     assert resp.status_code == 422 and _soup(resp).select_one("#e-email") is not None
     resp = client.post(url, data={"email": facilitator.email}, follow_redirects=False)
     assert resp.status_code == 303
-    from matchmaker.contracts.models import Contract
     from sqlalchemy import select
+
+    from matchmaker.contracts.models import Contract
 
     contract = db.scalar(select(Contract).where(Contract.network_id == network.id))
     assert contract is not None
@@ -132,7 +133,7 @@ def test_campaign_links_open_the_edit_page_and_let_an_owner_take_over_an_importe
     csv_rows = client.get(resp.headers["location"] + "/links.csv").text.splitlines()
     assert csv_rows[0] == "partita_iva,name,email,link,opened,complete" and len(csv_rows) == 3
 
-    path = lambda url: url.split("testserver", 1)[1]  # noqa: E731
+    path = lambda url: url.split("testserver", 1)[1]
     # The owner of the firm lands on its edit page.
     login(client, boss)
     resp = client.get(path(links[run.name]), follow_redirects=False)
@@ -172,3 +173,20 @@ def test_firm_owner_sees_and_leaves_its_associations(client, db, make_user, logi
     leave = soup.select_one(f"form[action='/associations/{a.slug}/leave/{piva(1)}']")
     assert client.post(leave["action"], follow_redirects=False).status_code == 303
     assert service.member_status(db, a, f.id) is None
+
+
+def test_demo_seeds_the_curators_association(db):
+    from sqlalchemy import select
+
+    from matchmaker import demo, demo_data
+    from matchmaker.accounts.models import User
+
+    demo.seed_demo(db, firms=150, seed=3)
+    a = service.get_association(db, service.DEMO_SLUG)
+    curator = db.scalar(select(User).where(User.role == "curator",
+                                           User.email.like(f"%@{demo_data.DEMO_DOMAIN}")))
+    assert service.curator_ids(db, a) == {curator.id}
+    lombardy = firms_service.firm_ids(db, where=firms_service.scope_clause(region="03"))
+    assert 0 < service.member_count(db, a) < len(lombardy)
+    board = service.dashboard(db, association=a, viewer=curator)
+    assert board.members > 0 and board.chains

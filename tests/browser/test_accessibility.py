@@ -9,6 +9,8 @@ pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.helpers import (  # noqa: E402
+    DEMO_ADMIN,
+    DEMO_FACILITATOR,
     DEMO_OWNER,
     audit,
     demo_pair,
@@ -28,19 +30,67 @@ OWNER_PAGES = [
     "/firms/{a}/members", "/networks", "/inbox", "/introductions/new?from_firm={a}&to_firm={b}",
 ]
 
+# {c}: a rete-soggetto draft the facilitator started for {a} and {b}.
+FACILITATOR_PAGES = [
+    "/contracts", "/contracts/new", "/contracts/{c}", "/contracts/{c}/steps/participants",
+    "/contracts/{c}/steps/programme", "/contracts/{c}/steps/fund", "/contracts/{c}/steps/signature",
+    "/contracts/{c}/versions", "/contract-templates",
+]
+# {s}: an association the administrator registered.
+ADMIN_PAGES = [
+    "/admin/users", "/admin/audit", "/associations", "/associations/{s}",
+    "/associations/{s}/members", "/associations/{s}/imports", "/associations/{s}/networks",
+    "/associations/{s}/campaigns",
+]
+
+
+def _signed_in(browser, browser_context_args, email):
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    log_in(page, email)
+    return context, page
+
 
 @pytest.fixture(scope="module")
 def owner_page(browser, browser_context_args, server):
     """A page signed in as the demo owner, shared by the owner-page audits."""
-    context = browser.new_context(**browser_context_args)
-    page = context.new_page()
-    log_in(page, DEMO_OWNER)
+    context, page = _signed_in(browser, browser_context_args, DEMO_OWNER)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def facilitator_page(browser, browser_context_args, pivas):
+    """The demo facilitator, with a rete-soggetto draft for two demo firms."""
+    context, page = _signed_in(browser, browser_context_args, DEMO_FACILITATOR)
+    page.goto("/contracts/new")
+    page.locator("#f-title").fill("Rete per la verifica di accessibilità")
+    page.locator("input[name=kind][value=rete_soggetto]").check()
+    page.locator("#f-partite_iva").fill(f"{pivas['a']}\n{pivas['b']}")
+    with page.expect_navigation():
+        page.locator("main form[action='/contracts/new'] button[type=submit]").click()
+    pivas["c"] = re.search(r"/contracts/(\d+)/", page.url).group(1)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def admin_page(browser, browser_context_args, pivas):
+    """The demo administrator, with an association registered."""
+    context, page = _signed_in(browser, browser_context_args, DEMO_ADMIN)
+    pivas["s"] = "verifica-accessibilita"
+    page.goto("/associations")
+    page.locator("#f-name").fill("Associazione di prova")
+    page.locator("#f-slug").fill(pivas["s"])
+    with page.expect_navigation():
+        page.locator("main form[action='/associations'] button[type=submit]").click()
     yield page
     context.close()
 
 
 @pytest.fixture(scope="module")
 def pivas(server) -> dict[str, str]:
+    """Partite IVA (and later ids) that the page templates are filled with."""
     (a, _name), (b, _other, _email) = demo_pair(server)
     return {"a": a, "b": b}
 
@@ -61,6 +111,17 @@ def test_public_page_has_no_serious_violations(page, url, axe_source) -> None:
 @pytest.mark.parametrize("url", OWNER_PAGES)
 def test_owner_page_has_no_serious_violations(owner_page, pivas, url, axe_source) -> None:
     _check(owner_page, url.format(**pivas), axe_source)
+
+
+@pytest.mark.parametrize("url", FACILITATOR_PAGES)
+def test_facilitator_page_has_no_serious_violations(facilitator_page, pivas, url, axe_source) -> None:
+    _check(facilitator_page, url.format(**pivas), axe_source)
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_admin_and_association_page_has_no_serious_violations(admin_page, pivas, url,
+                                                              axe_source) -> None:
+    _check(admin_page, url.format(**pivas), axe_source)
 
 
 def test_english_pages_and_a_form_with_errors(owner_page, pivas, axe_source) -> None:

@@ -9,6 +9,9 @@ pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.helpers import (  # noqa: E402
+    DEMO_ADMIN,
+    DEMO_CURATOR,
+    DEMO_FACILITATOR,
     DEMO_OWNER,
     demo_pair,
     log_in,
@@ -115,7 +118,7 @@ def test_owner_signs_up_registers_a_firm_and_reaches_a_partner(page, output_path
     # The first-run checklist on the home page is now complete.
     page.goto("/")
     expect(page.locator("#first-steps")).to_be_visible()
-    expect(page.locator("#first-steps .checklist")).to_have_count(0)
+    expect(page.locator("#first-steps .first-steps-list")).to_have_count(0)
     screenshot(page, output_path, "owner-journey")
     _no_script_errors(errors)
 
@@ -223,4 +226,195 @@ def test_the_same_pages_work_without_javascript(new_context, server, output_path
     with page.expect_navigation():
         page.locator("form.lang-switch button").click()
     expect(page.locator("html")).to_have_attribute("lang", "it")
+    log_out(page)
+
+
+def _members_csv(pivas: list[str], *, bad: bool) -> bytes:
+    """A members file of five firms; with `bad`, rows 3 and 5 are wrong (check digit, comune)."""
+    rows = ["partita_iva,name,ateco,comune_istat,offers"]
+    for i, piva in enumerate(pivas):
+        comune = "108028"
+        if bad and i == 1:
+            piva = piva[:-1] + str((int(piva[-1]) + 1) % 10)  # wrong check digit
+        if bad and i == 3:
+            comune = "999999"  # no such comune
+        rows.append(f"{piva},Socio Brianza {i + 1} S.r.l.,31.00.31,{comune},Arredi su misura")
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_curator_imports_members_fixes_two_rows_and_sees_the_dashboard(page, output_path) -> None:
+    errors = watch_console(page)
+    slug = f"artigiani-brianza-{new_partita_iva()[:5]}"
+    log_in(page, DEMO_ADMIN)
+    page.goto("/associations")
+    page.locator("#f-name").fill("Artigiani della Brianza")
+    page.locator("#f-slug").fill(slug)
+    page.locator("#f-region_code").select_option(label="Lombardia")
+    with page.expect_navigation():
+        page.locator("main form[action='/associations'] button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"/associations/{slug}/members$"))
+    page.locator("form[action$='/curators'] input[name=email]").fill(DEMO_CURATOR)
+    with page.expect_navigation():
+        page.locator("form[action$='/curators'] button[type=submit]").click()
+    log_out(page)
+
+    log_in(page, DEMO_CURATOR)
+    pivas = [new_partita_iva() for _ in range(5)]
+    page.goto(f"/associations/{slug}/imports")
+    page.locator("#file").set_input_files(files=[{
+        "name": "soci.csv", "mimeType": "text/csv", "buffer": _members_csv(pivas, bad=True)}])
+    with page.expect_navigation():
+        page.locator("main form[enctype] button[type=submit]").click()
+    job = page.locator("#import-job")
+    expect(job).to_have_attribute("data-status", "preview", timeout=20_000)
+    problems = job.locator("table.errors-table tbody tr")
+    expect(problems).to_have_count(2)
+    lines = sorted(int(t) for t in problems.locator("td:first-child").all_inner_texts())
+    assert lines == [3, 5], lines
+    expect(job.locator("form[action$='/confirm']")).to_have_count(0)
+
+    # The curator fixes the two rows and uploads the file again.
+    page.goto(f"/associations/{slug}/imports")
+    page.locator("#file").set_input_files(files=[{
+        "name": "soci-corretto.csv", "mimeType": "text/csv",
+        "buffer": _members_csv(pivas, bad=False)}])
+    with page.expect_navigation():
+        page.locator("main form[enctype] button[type=submit]").click()
+    expect(job).to_have_attribute("data-status", "preview", timeout=20_000)
+    expect(job.locator("table.errors-table")).to_have_count(0)
+    with page.expect_navigation():
+        job.locator("form[action$='/confirm'] button").click()
+    expect(job).to_have_attribute("data-status", "committed", timeout=30_000)
+    with page.expect_navigation():
+        job.locator(f"a[href='/associations/{slug}']").click()
+    expect(page.locator(".stats .stat")).to_have_text("5")
+    expect(page.locator("#gaps")).to_be_visible()
+    screenshot(page, output_path, "association-dashboard")
+    _no_script_errors(errors)
+    log_out(page)
+
+
+def _fill(page, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        field = page.locator(f"#step-form [name='{name}']").first
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+
+
+def _choose(page, name: str, value: str, then: str | None = None) -> None:
+    """Pick a radio; when it reveals questions, wait for the autosave to show `then`."""
+    page.locator(f"#step-form input[name='{name}'][value='{value}']").check()
+    if then:
+        expect(page.locator(f"#step-form [name='{then}']").first).to_be_visible(timeout=10_000)
+
+
+def _next_step(page) -> None:
+    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.locator("#step-form button[name=action][value=next]").click()
+
+
+def _missing(page) -> int:
+    return page.locator("#checklist li.ck-missing").count()
+
+
+def test_a_facilitator_drafts_a_rete_soggetto_until_the_checklist_is_green(
+    page, server, output_path
+) -> None:
+    from tests.contracts.helpers import cf
+
+    errors = watch_console(page)
+    (a_piva, _a), (b_piva, _b, _owner) = demo_pair(server)
+    log_in(page, DEMO_FACILITATOR)
+    page.goto("/contracts/new")
+    page.locator("#f-title").fill("Rete Arredo Brianza")
+    page.locator("input[name=kind][value=rete_soggetto]").check()
+    page.locator("#f-partite_iva").fill(f"{a_piva}\n{b_piva}")
+    with page.expect_navigation():
+        page.locator("main form[action='/contracts/new'] button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/contracts/\d+/steps/participants$"))
+    contract_url = page.url.rsplit("/steps/", 1)[0]
+    start_missing = _missing(page)
+    assert start_missing > 5
+
+    people = [("Anna Bianchi", cf(0)), ("Marco Rossi", cf(1))]
+    for i, (name, code) in enumerate(people):
+        _fill(page, {f"participants.{i}.rea": f"MB-{123450 + i}",
+                     f"participants.{i}.registered_office": f"Via Roma {i + 1}, Lissone",
+                     f"participants.{i}.representative.name": name,
+                     f"participants.{i}.representative.tax_code": code,
+                     f"participants.{i}.representative.role": "Amministratore unico"})
+    _next_step(page)
+
+    _fill(page, {"objectives.0.text": "Entrare nel mercato tedesco dell'arredo su misura",
+                 "objectives.0.indicators.0.indicator": "Fatturato in Germania",
+                 "objectives.0.indicators.0.baseline": "0 EUR",
+                 "objectives.0.indicators.0.target": "500.000 EUR",
+                 "objectives.0.indicators.0.due_date": "2028-12-31"})
+    _next_step(page)
+    assert _missing(page) < start_missing
+
+    for box in page.locator("#step-form input[name='programme.collaboration_forms']").all()[:2]:
+        box.check()
+    _fill(page, {"programme.purpose": "Le parti progettano e vendono insieme arredi su misura.",
+                 "programme.activities.0.title": "Catalogo comune",
+                 "programme.activities.0.lead": a_piva,
+                 "programme.activities.0.description": "Un catalogo e un sito comuni"})
+    for i in range(2):
+        _fill(page, {f"programme.parties.{i}.obligations": "Fornire i propri prodotti",
+                     f"programme.parties.{i}.rights": "Usare il marchio comune",
+                     f"programme.parties.{i}.contributions.0.kind": "money",
+                     f"programme.parties.{i}.contributions.0.value_eur": "1000"})
+    _next_step(page)
+
+    _fill(page, {"duration.years": "5", "accession.procedure": "Domanda scritta all'organo comune",
+                 "accession.decided_by": "unanimity"})
+    _next_step(page)
+
+    _choose(page, "common_fund.present", "yes", then="common_fund.amount_eur")
+    _fill(page, {"common_fund.amount_eur": "20000",
+                 "common_fund.contributions.0.amount_eur": "10000",
+                 "common_fund.contributions.1.amount_eur": "10000",
+                 "common_fund.valuation_criteria": "Valore nominale",
+                 "common_fund.management_rules": "Gestito dall'organo comune"})
+    _next_step(page)
+
+    _choose(page, "common_body.present", "yes", then="common_body.kind")
+    _choose(page, "common_body.kind", "participant", then="common_body.participant")
+    _fill(page, {"common_body.participant": a_piva,
+                 "common_body.powers_management": "Gestione ordinaria del programma",
+                 "common_body.powers_representation": "Rappresenta la rete verso terzi",
+                 "common_body.replacement": "Per decisione unanime"})
+    page.locator("#step-form input[type=checkbox][name='common_body.acts_for_third_parties']").check()
+    _next_step(page)
+
+    _fill(page, {"network.name": "Rete Arredo Brianza", "network.seat_address": "Via Cavour 3",
+                 "network.seat_comune": "Lissone", "network.seat_province": "MB"})
+    _next_step(page)
+
+    _fill(page, {"decisions.rules.0.matter": "Approvazione del rendiconto",
+                 "decisions.rules.0.rule": "simple_majority"})
+    _next_step(page)
+
+    _fill(page, {"disputes.forum": "court", "disputes.court": "Monza"})
+    _next_step(page)
+
+    _choose(page, "form", "notarial_deed")
+    _next_step(page)  # "save and finish": back to the contract page
+
+    assert page.url == contract_url
+    expect(page.locator("#checklist .checklist-summary .ok, .checklist-summary .ok").first).to_be_visible()
+    expect(page.locator("li.ck-missing")).to_have_count(0)
+    with page.expect_download() as download:
+        page.locator("a[href$='document.docx?draft=true']").click()
+    path = download.value.path()
+    import zipfile
+
+    with zipfile.ZipFile(path) as docx:
+        xml = docx.read("word/document.xml").decode("utf-8")
+    assert "Rete Arredo Brianza" in xml and "Anna Bianchi" in xml
+    screenshot(page, output_path, "contract-complete")
+    _no_script_errors(errors)
     log_out(page)

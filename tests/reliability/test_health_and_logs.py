@@ -30,11 +30,14 @@ class _Lines(logging.Handler):
 def access_log() -> Iterator[list[dict]]:
     handler = _Lines()
     logger = logging.getLogger(ACCESS_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # `matchmaker serve` configures this; tests do it here
     logger.addHandler(handler)
     try:
         yield handler.lines
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _client_on(url: str) -> TestClient:
