@@ -185,6 +185,8 @@ def dashboard_page(request: Request, slug: str, province: str | None = None,
         provinces=[(p.sigla, f"{p.name} ({p.sigla})") for p in in_area],
         level_labels={k: v[lang] for k, v in LEVEL_LABELS.items()},
         networks=service.association_networks(session, association=association)[:10],
+        member_networks=service.member_networks(session, association=association, viewer=user,
+                                                province=prov, per_page=10),
         networks_available=service.networks_service() is not None,
     ))
 
@@ -651,13 +653,42 @@ def hand_to_facilitator(request: Request, slug: str, shortlist_id: int,
 
 
 @router.get("/associations/{slug}/networks")
-def networks_page(request: Request, slug: str, session: Session = SessionDep,
-                  user: User = UserDep) -> Response:
-    """Follow every shortlist and network of the association in one list."""
+def networks_page(request: Request, slug: str, province: str | None = None,
+                  state: str | None = None, page: int = Query(1, ge=1),
+                  session: Session = SessionDep, user: User = UserDep) -> Response:
+    """Follow the association's shortlists and every network its member firms take part in."""
     association = _curated(session, user, slug)
+    prov = _province(province)
+    state = state if state in service.LISTED_NETWORK_STATES else None
+    found = service.member_networks(session, association=association, viewer=user,
+                                    province=prov, status=state, page=page)
+    params = {k: v for k, v in {"province": prov, "state": state}.items() if v}
     return render(request, "associations/networks.html", _base(
         association, rows=service.association_networks(session, association=association),
+        member_networks=found, province=prov, state=state, query_string=urlencode(params),
+        provinces=[(p.sigla, f"{p.name} ({p.sigla})") for p in places.provinces()
+                   if association.region_code is None or p.region_code == association.region_code],
         networks_available=service.networks_service() is not None))
+
+
+@router.get("/associations/{slug}/networks/{network_id}")
+def member_network_page(request: Request, slug: str, network_id: int,
+                        session: Session = SessionDep, user: User = UserDep) -> Response:
+    """Show a network of member firms: its state and the association's members in it."""
+    association = _curated(session, user, slug)
+    detail = service.member_network(session, association=association, viewer=user,
+                                    network_id=network_id)
+    if detail is None:
+        raise HTTPException(404, _("No such network"))
+    networks = service.networks_service()
+    network = detail.network
+    can_open = policy.can_view_network(
+        user, member_firm_ids=networks.member_firm_ids(network),
+        memberships=accounts_service.memberships_for(session, user),
+        facilitator_ids=[network.created_by] if network.created_by else [])
+    return render(request, "associations/member_network.html", _base(
+        association, detail=detail, network=network, can_open=can_open,
+        chain_name=networks.chain_name(network.chain_key) if network.chain_key else None))
 
 
 # ------------------------------------------------------------------------------ campaigns

@@ -44,6 +44,7 @@ from matchmaker.associations.models import (
 from matchmaker.config import get_settings
 from matchmaker.db import get_sessionmaker, utcnow
 from matchmaker.firms import service as firms_service
+from matchmaker.firms.models import Firm
 from matchmaker.firms.schemas import ALL_COLUMNS, GOALS, FirmInvalid
 from matchmaker.i18n import current_language
 from matchmaker.i18n import gettext as _
@@ -1354,6 +1355,154 @@ def association_networks(session: Session, *, association: Association) -> list[
                               len(active), statuses.count("pending"),
                               statuses.count("declined")))
     return out
+
+
+# Networks of member firms: the states listed (a cancelled network no longer exists).
+LISTED_NETWORK_STATES = ("proposed", "forming", "agreed", "contract_drafting", "registered")
+
+
+@dataclass
+class MemberNetwork:
+    """A network in which member firms take part, as its association sees it."""
+
+    id: int
+    name: str
+    status: str
+    status_label: str
+    members: int  # active member firms of the network
+    association_members: int  # of them, active members of the association the viewer sees
+    updated_at: datetime | None
+    shortlist_id: int | None = None
+
+
+@dataclass
+class MemberNetworks:
+    """One page of the networks of member firms, and how many there are in each state."""
+
+    page: firms_service.Page
+    by_state: list[tuple[str, str, int]]  # (state, label, networks), every listed state
+
+    @property
+    def total(self) -> int:
+        return self.page.total
+
+
+def _visible_members(session: Session, association: Association, viewer: User | None,
+                     province: str | None = None) -> Select:
+    """SELECT the ids of the association's active members the viewer may see (in a province)."""
+    return select(Firm.id).where(_scope(session, association, viewer, province))
+
+
+def _member_networks_select(session: Session, association: Association, viewer: User | None,
+                            province: str | None) -> Select:
+    from matchmaker.networks.models import Network, NetworkMember
+
+    # The rule: a network is listed when at least one of its active member firms is an active
+    # member of the association that the viewer may see (and, with a province, is there).
+    # A hidden member's networks stay unknown, as the hidden firm itself does.
+    firms = _visible_members(session, association, viewer, province)
+    ids = select(NetworkMember.network_id).where(NetworkMember.status == "active",
+                                                 NetworkMember.firm_id.in_(firms))
+    return select(Network.id).where(Network.id.in_(ids),
+                                    Network.status.in_(LISTED_NETWORK_STATES))
+
+
+def member_networks(
+    session: Session, *, association: Association, viewer: User | None,
+    province: str | None = None, status: str | None = None, page: int = 1, per_page: int = 20,
+) -> MemberNetworks:
+    """Return one page of the networks in which the association's member firms take part.
+
+    A network counts when one of its active members is a member firm the viewer may see (in
+    the province, when one is chosen); each row tells the network's state, its active member
+    firms and how many of them are the association's members (that the viewer may see).
+    Cancelled networks are left out. Newest activity first.
+    """
+    networks = networks_service()
+    empty = MemberNetworks(firms_service.Page([], 0, 1, per_page), [])
+    if networks is None:
+        return empty
+    from matchmaker.networks.models import Network, NetworkMember
+
+    base = _member_networks_select(session, association, viewer, province)
+    counts = dict(session.execute(
+        select(Network.status, func.count()).where(Network.id.in_(base))
+        .group_by(Network.status)).all())
+    by_state = [(s, _(networks.STATUS_LABELS.get(s, s)), int(counts.get(s, 0)))
+                for s in LISTED_NETWORK_STATES]
+    if status in LISTED_NETWORK_STATES:
+        base = base.where(Network.status == status)
+    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    per_page = max(1, per_page)
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        select(Network.id, Network.name, Network.status, Network.updated_at)
+        .where(Network.id.in_(base))
+        .order_by(Network.updated_at.desc(), Network.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    ids = [r.id for r in rows]
+    sizes: dict[int, int] = {}
+    ours: dict[int, int] = {}
+    shortlists: dict[int, int] = {}
+    if ids:
+        active = (NetworkMember.status == "active") & NetworkMember.network_id.in_(ids)
+        sizes = dict(session.execute(select(NetworkMember.network_id, func.count())
+                                     .where(active).group_by(NetworkMember.network_id)).all())
+        visible = _visible_members(session, association, viewer)
+        ours = dict(session.execute(
+            select(NetworkMember.network_id, func.count())
+            .where(active, NetworkMember.firm_id.in_(visible))
+            .group_by(NetworkMember.network_id)).all())
+        shortlists = {nid: sid for sid, nid in session.execute(
+            select(Shortlist.id, Shortlist.network_id).where(
+                Shortlist.association_id == association.id, Shortlist.network_id.in_(ids)))}
+    items = [MemberNetwork(r.id, r.name, r.status,
+                           _(networks.STATUS_LABELS.get(r.status, r.status)),
+                           int(sizes.get(r.id, 0)), int(ours.get(r.id, 0)), r.updated_at,
+                           shortlists.get(r.id))
+             for r in rows]
+    return MemberNetworks(firms_service.Page(items, total, page, per_page), by_state)
+
+
+@dataclass
+class MemberNetworkDetail:
+    """A network of member firms: its state and the members the curator may name."""
+
+    network: Any
+    status_label: str
+    members: list[dict[str, Any]]  # the association's members in it, that the viewer sees
+    others: int  # the network's other active member firms (not named here)
+    shortlist_id: int | None
+
+
+def member_network(session: Session, *, association: Association, viewer: User | None,
+                   network_id: int) -> MemberNetworkDetail | None:
+    """Return a network listed by `member_networks` (None when the viewer may not see it)."""
+    networks = networks_service()
+    if networks is None:
+        return None
+    from matchmaker.networks.models import Network
+
+    allowed = _member_networks_select(session, association, viewer, None)
+    if session.scalar(allowed.where(Network.id == network_id)) is None:
+        return None
+    network = networks.get_network(session, network_id)
+    if network is None:
+        return None
+    active = [m for m in network.members if m.status == "active"]
+    visible = set(session.scalars(_visible_members(session, association, viewer).where(
+        Firm.id.in_([m.firm_id for m in active]))))
+    rows = {r["id"]: r for r in firms_service.firm_rows(session, visible)}
+    named = [{"partita_iva": rows[m.firm_id]["partita_iva"], "name": rows[m.firm_id]["name"],
+              "role": m.role, "stage": (networks.stage_name(network.chain_key, m.stage_key)
+                                        if m.stage_key else "")}
+             for m in active if m.firm_id in rows]
+    shortlist_id = session.scalar(select(Shortlist.id).where(
+        Shortlist.association_id == association.id, Shortlist.network_id == network_id))
+    return MemberNetworkDetail(network, _(networks.STATUS_LABELS.get(network.status,
+                                                                     network.status)),
+                               named, len(active) - len(named), shortlist_id)
 
 
 # ------------------------------------------------------------------------------ campaigns
