@@ -1,11 +1,12 @@
 """Suggested partners: the firm's panel (HTMX filters), "why (not) this firm", exclusions, API."""
 
-from typing import Any
+import dataclasses
+from typing import Any, get_type_hints
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.orm import Session
 
 from matchmaker.accounts import policy
@@ -37,20 +38,28 @@ COMPONENT_LABELS = {
 }
 
 
-class SuggestionOut(BaseModel):
-    rank: int
-    partita_iva: str
-    name: str
-    comune: str
-    province: str
-    ateco: str
-    ateco_title: str | None
-    sme_class: str | None
-    distance_km: float
-    score: float = Field(description="0-1: the weighted sum of the components")
-    components: dict[str, float] = Field(description="each component 0-1")
-    contributions: dict[str, float] = Field(description="weight x component, they sum to score")
-    reasons: list[str]
+def _api_model(name: str, source: type, *, exclude: tuple[str, ...] = (),
+               descriptions: dict[str, str] | None = None) -> type[BaseModel]:
+    """Return an API model with the fields of a service dataclass, in its order, all required.
+
+    It reads the dataclass's objects as they are (``from_attributes``), so a field added to the
+    service reaches the API without a second list to update.
+    """
+    hints = get_type_hints(source)
+    descriptions = descriptions or {}
+    fields: dict[str, Any] = {
+        f.name: (hints[f.name], Field(description=descriptions.get(f.name)))
+        for f in dataclasses.fields(source) if f.name not in exclude
+    }
+    return create_model(name, __config__=ConfigDict(from_attributes=True), **fields)
+
+
+SuggestionOut = _api_model("SuggestionOut", service.Suggestion, exclude=("firm_id",), descriptions={
+    "score": "0-1: the weighted sum of the components",
+    "components": "each component 0-1",
+    "contributions": "weight x component, they sum to score",
+})
+ExplanationOut = _api_model("ExplanationOut", service.Explanation)
 
 
 class SuggestionsOut(BaseModel):
@@ -60,18 +69,6 @@ class SuggestionsOut(BaseModel):
     io_source: str | None
     candidates: int
     model: str
-
-
-class ExplanationOut(BaseModel):
-    partita_iva: str
-    name: str
-    score: float
-    rank: int | None
-    components: dict[str, float]
-    contributions: dict[str, float]
-    reasons: list[str]
-    excluded_because: list[str]
-    io_source: str | None
 
 
 class ExclusionIn(BaseModel):
@@ -258,7 +255,7 @@ def api_recommendations(
     except service.MatchingError as exc:
         return JSONResponse({"detail": [{"loc": ["query"], "msg": str(exc),
                                          "type": "value_error"}]}, status_code=422)
-    return SuggestionsOut(seed=firm.partita_iva, items=[SuggestionOut(**i.__dict__) for i in result.items],
+    return SuggestionsOut(seed=firm.partita_iva, items=[SuggestionOut.model_validate(i) for i in result.items],
                           weights=result.weights, io_source=result.io_source,
                           candidates=result.candidates, model=result.model_trained_on)
 
@@ -268,7 +265,7 @@ def api_explain(
     piva: str, other: str, radius_km: float | None = Query(None, gt=0, le=2000),
     goal: str | None = None, sector: str | None = None, size: str | None = None,
     session: Session = SessionDep, user: User = Depends(require_user),
-) -> Response | ExplanationOut:
+) -> Response | BaseModel:
     """Why (or why not) this firm: its score, rank, components and any excluding constraint."""
     firm = _seed(session, user, piva)
     target = _other(session, user, other)
@@ -278,7 +275,7 @@ def api_explain(
     except service.MatchingError as exc:
         return JSONResponse({"detail": [{"loc": ["query"], "msg": str(exc),
                                          "type": "value_error"}]}, status_code=422)
-    return ExplanationOut(**e.__dict__)
+    return ExplanationOut.model_validate(e)
 
 
 @api_router.get("/firms/{piva}/exclusions", response_model=list[ExclusionOut])

@@ -84,3 +84,19 @@ def test_exclusions_through_the_form_and_api(client, brianza, make_user, login, 
     resp = client.post(f"/api/v1/firms/{seeker.partita_iva}/exclusions",
                        json={"partita_iva": seeker.partita_iva}, headers=headers)
     assert resp.status_code == 422
+
+
+def test_api_models_are_the_service_dataclasses(client):
+    """The API's suggestion and explanation carry every field of the service's, in its order."""
+    from dataclasses import fields
+
+    from matchmaker.matching.service import Explanation, Suggestion
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    item = schemas["SuggestionsOut"]["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[1]
+    for name, source, internal in ((item, Suggestion, {"firm_id"}),
+                                   ("ExplanationOut", Explanation, set())):
+        want = [f.name for f in fields(source) if f.name not in internal]
+        assert list(schemas[name]["properties"]) == want
+        assert schemas[name]["required"] == want
+    assert schemas[item]["properties"]["score"]["description"].startswith("0-1")
