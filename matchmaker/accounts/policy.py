@@ -159,6 +159,12 @@ def can_create_network(user: User | None, *, seed_firm_id: int, memberships: Mem
     return _active(user) and (seed_firm_id in memberships or has_role(user, "facilitator", "admin"))
 
 
+def can_plan_chain_networks(user: User | None) -> bool:
+    """Curators, facilitators and admins may plan networks from a value chain and an area:
+    firms of others, with no seed firm of their own (firm people propose around their firm)."""
+    return has_role(user, "curator", "facilitator", "admin")
+
+
 def can_answer_invitation(user: User | None, *, firm_id: int, memberships: Memberships) -> bool:
     """An invitation is answered by the invited firm's owners or representatives."""
     return _active(user) and memberships.get(firm_id) in FIRM_APPROVER_ROLES

@@ -115,6 +115,11 @@ def _allowed(session: Session, idx: index_mod.RecommenderIndex, viewer: Any) -> 
     return allowed
 
 
+def visible_rows(session: Session, idx: index_mod.RecommenderIndex, viewer: Any) -> np.ndarray:
+    """Return, per index row, whether the firm may be proposed to this viewer as a partner."""
+    return _allowed(session, idx, viewer)
+
+
 def build_query(session: Session, idx: index_mod.RecommenderIndex, firm: Firm, viewer: Any, *,
                 radius_km: float | None = None, goal: str | None = None,
                 sector: str | None = None, size: str | None = None) -> tuple[Query, dict[int, str]]:

@@ -45,7 +45,8 @@ from matchmaker.networks.schemas import (
     TransitionIn,
 )
 from matchmaker.refdata import chains as chains_ref
-from matchmaker.web import flash, redirect, render, templates
+from matchmaker.refdata import places
+from matchmaker.web import flash, is_htmx, redirect, render, templates
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["networks"])
@@ -102,6 +103,14 @@ def _seed(session: Session, user: User, piva: str) -> Firm:
     if not policy.can_create_network(user, seed_firm_id=firm.id, memberships=memberships):
         raise HTTPException(403, _("Networks are proposed by the firm's own people"))
     return firm
+
+
+def _chain_planner(user: User) -> None:
+    if not policy.can_plan_chain_networks(user):
+        raise HTTPException(
+            403,
+            _("Networks from a value chain and a region are planned by curators and facilitators"),
+        )
 
 
 def _network(session: Session, user: User, network_id: int) -> Network:
@@ -217,6 +226,11 @@ def suggestion_out(s: service.Suggestion) -> SuggestionOut:
         candidates=s.candidates,
         mean_fit=s.mean_fit,
         seconds=s.seconds,
+        mode=s.mode,
+        region=s.region,
+        province=s.province,
+        area=s.area,
+        absent_stages=[StageOut(key=k, name=n) for k, n in s.absent],
     )
 
 
@@ -382,30 +396,62 @@ def networks_page(
 @router.get("/networks/new")
 def suggest_page(
     request: Request,
+    mode: str = "",
     seed: str = "",
     size: int = Query(5, ge=2, le=10),
     goal: str = "",
     radius_km: str = "",
     chain: str = "",
+    region: str = "",
+    province: str = "",
     session: Session = SessionDep,
     user: User = UserDep,
 ) -> Response:
-    """Propose a network around one of your firms: members, roles, coverage, alternatives."""
+    """Propose a network around one of your firms, or (curators, facilitators, admins) from a
+    value chain and a region: members, roles, coverage, alternatives."""
     memberships = _memberships(session, user)
     my_firms = sorted(
         service.firms_by_id(session, list(memberships)).values(), key=lambda f: f.name
     )
+    can_chain = policy.can_plan_chain_networks(user)
+    if mode not in ("seed", "chain"):
+        mode = "chain" if can_chain and not my_firms and not seed else "seed"
+    if mode == "chain":
+        _chain_planner(user)
     values = {
+        "mode": mode,
         "seed": seed or (my_firms[0].partita_iva if len(my_firms) == 1 else ""),
         "size": size,
         "goal": goal,
         "radius_km": radius_km,
         "chain": chain,
+        "region": region,
+        "province": province,
     }
     errors: dict[str, str] = {}
     suggestion = None
-    if values["seed"]:
+    can_save = False
+    if mode == "chain" and (chain or region or province):
+        try:
+            suggestion = service.suggest_for_chain(
+                session,
+                chain_key=chain,
+                region=region or None,
+                province=province or None,
+                viewer=user,
+                size=size,
+                goal=goal or None,
+            )
+        except service.NetworkError as exc:
+            errors[exc.field or "chain"] = str(exc)
+        if suggestion is not None:
+            anchor = firms_service.get_firm(session, suggestion.seed.partita_iva)
+            can_save = anchor is not None and policy.can_create_network(
+                user, seed_firm_id=anchor.id, memberships=memberships
+            )
+    elif mode == "seed" and values["seed"]:
         firm = _seed(session, user, values["seed"])
+        can_save = True
         try:
             radius = float(radius_km) if radius_km else None
         except ValueError:
@@ -431,9 +477,14 @@ def suggest_page(
             "values": values,
             "errors": errors,
             "suggestion": suggestion,
+            "can_save": can_save,
+            "can_chain": can_chain,
+            "fragment": is_htmx(request),
             "my_firms": my_firms,
             "goals": _goal_options(),
             "chains": _chain_options(),
+            "regions": places.regions(),
+            "provinces": places.provinces(),
             "radii": [25, 50, 100, 200, 500],
         },
         block="result",
@@ -941,18 +992,32 @@ async def message_form(
 def api_suggest(
     body: SuggestIn, session: Session = SessionDep, user: User = UserDep
 ) -> Response | SuggestionOut:
-    """A proposed network around the seed: members, roles, stages covered, alternatives."""
-    seed = _seed(session, user, body.seed)
+    """A proposed network: around a seed firm, or (curators, facilitators, admins) from a value
+    chain and a region or province, with an anchor the planner chooses. Members, roles,
+    stages covered and missing, alternatives per slot."""
     try:
-        s = service.suggest(
-            session,
-            seed=seed,
-            viewer=user,
-            size=body.size,
-            goal=body.goal,
-            radius_km=body.radius_km,
-            chain_key=body.chain,
-        )
+        if body.seed:
+            seed = _seed(session, user, body.seed)
+            s = service.suggest(
+                session,
+                seed=seed,
+                viewer=user,
+                size=body.size,
+                goal=body.goal,
+                radius_km=body.radius_km,
+                chain_key=body.chain,
+            )
+        else:
+            _chain_planner(user)
+            s = service.suggest_for_chain(
+                session,
+                chain_key=body.chain or "",
+                region=body.region,
+                province=body.province,
+                viewer=user,
+                size=body.size,
+                goal=body.goal,
+            )
     except service.NetworkError as exc:
         return _api_error(exc)
     return suggestion_out(s)

@@ -2,19 +2,74 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from matchmaker.firms.schemas import GoalKey
 
 
 class SuggestIn(BaseModel):
+    """Either a seed firm (its people propose around it) or a value chain and an area.
+
+    Fields are declared so that each check sees the fields it depends on: `seed` after
+    `chain`, `region` after `seed` and `province`.
+    """
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    seed: str = Field(max_length=20, description="partita IVA of the seed firm")
+    chain: str | None = Field(
+        None,
+        max_length=40,
+        description="value chain key: optional with a seed, required without one",
+    )
+    seed: str | None = Field(
+        None,
+        max_length=20,
+        validate_default=True,
+        description="partita IVA of the seed firm (omit it to plan from chain and region)",
+    )
     size: int = Field(5, ge=2, le=10, description="firms in the network, the seed included")
     goal: GoalKey | None = None
-    radius_km: float | None = Field(None, gt=0, le=2000)
-    chain: str | None = Field(None, max_length=40, description="value chain key (optional)")
+    radius_km: float | None = Field(None, gt=0, le=2000, description="around the seed")
+    province: str | None = Field(
+        None, max_length=60, description="province sigla or name (chain mode)"
+    )
+    region: str | None = Field(
+        None,
+        max_length=60,
+        validate_default=True,
+        description="region name or ISTAT code (chain mode; or give a province)",
+    )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_or_chain(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v and not info.data.get("chain"):
+            raise ValueError("give a seed firm, or a value chain and a region")
+        return v or None
+
+    @field_validator("radius_km")
+    @classmethod
+    def _radius_needs_seed(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and not info.data.get("seed"):
+            raise ValueError("a radius is measured from a seed firm: give a region or province")
+        return v
+
+    @field_validator("province")
+    @classmethod
+    def _province_without_seed(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v and info.data.get("seed"):
+            raise ValueError("a province limits a network planned without a seed: drop one")
+        return v or None
+
+    @field_validator("region")
+    @classmethod
+    def _region_without_seed(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v and info.data.get("seed"):
+            raise ValueError("a region limits a network planned without a seed: drop one")
+        chain_mode = "seed" in info.data and not info.data["seed"] and info.data.get("chain")
+        if not v and chain_mode and not info.data.get("province"):
+            raise ValueError("a network planned from a value chain needs a region or province")
+        return v or None
 
 
 class FirmCardOut(BaseModel):
@@ -25,12 +80,14 @@ class FirmCardOut(BaseModel):
     ateco: str
     ateco_title: str | None
     sme_class: str | None
-    distance_km: float = Field(description="from the seed firm")
+    distance_km: float = Field(description="from the seed (or anchor) firm")
 
 
 class SuggestedMemberOut(BaseModel):
     firm: FirmCardOut
-    role: str = Field(description="promoter or member")
+    role: str = Field(
+        description="promoter (the seed), anchor (chosen by the planner without a seed) or member"
+    )
     roles: list[str] = Field(description="what the firm brings, in sentences")
     stages: list[str] = Field(description="value-chain stages it covers")
     new_stages: list[str] = Field(description="stages nobody else in the network covers")
@@ -50,7 +107,8 @@ class OpenSlotOut(BaseModel):
 
 
 class SuggestionOut(BaseModel):
-    seed: str
+    mode: str = Field("seed", description="seed: around a firm; chain: a value chain in an area")
+    seed: str = Field(description="partita IVA of the seed, or of the anchor the planner chose")
     goal: str | None
     size: int
     radius_km: float | None
@@ -65,6 +123,12 @@ class SuggestionOut(BaseModel):
     candidates: int
     mean_fit: float
     seconds: float
+    region: str | None = None
+    province: str | None = None
+    area: str | None = Field(None, description="the area the network is limited to (chain mode)")
+    absent_stages: list[StageOut] = Field(
+        default_factory=list, description="stages with no firm in the area at all (chain mode)"
+    )
 
 
 class MemberIn(BaseModel):

@@ -141,7 +141,7 @@ class FirmCard:
 @dataclass
 class SuggestedMember:
     firm: FirmCard
-    role: str  # promoter | member
+    role: str  # promoter (seed mode) | anchor (chain mode, chosen by the planner) | member
     roles: list[str]  # sentences: "covers stage: finishing", "offers: …"
     stages: list[str]  # stage keys it covers
     new_stages: list[str]
@@ -167,6 +167,11 @@ class Suggestion:
     candidates: int
     mean_fit: float
     seconds: float
+    mode: str = "seed"  # seed: around the seeker's firm; chain: a value chain in an area
+    region: str | None = None
+    province: str | None = None
+    area: str | None = None  # the area's name (chain mode)
+    absent: list[tuple[str, str]] = field(default_factory=list)  # stages with no firm there
 
 
 def _lang() -> str:
@@ -357,6 +362,152 @@ def suggest(
         mean_fit=round(plan.mean_fit, 4),
         seconds=round(time.perf_counter() - t0, 3),
     )
+
+
+def resolve_area(
+    region: str | None, province: str | None
+) -> tuple[places.Region | None, places.Province | None]:
+    """Return the region (name or ISTAT code) and province (sigla or name) asked for."""
+    reg = prov = None
+    if region:
+        key = region.strip().casefold()
+        for r in places.regions():
+            names = {r.name.casefold(), *(p.strip().casefold() for p in r.name.split("/"))}
+            if key in names or key == r.code or key == r.code.lstrip("0"):
+                reg = r
+                break
+        if reg is None:
+            raise NetworkError(_("unknown region %(r)s") % {"r": region}, "region")
+    if province:
+        key = province.strip().casefold()
+        for p in places.provinces():
+            names = {p.sigla.casefold(), p.name.casefold()}
+            names |= {part.strip().casefold() for part in p.name.split("/")}
+            if key in names:
+                prov = p
+                break
+        if prov is None:
+            raise NetworkError(_("unknown province %(p)s") % {"p": province}, "province")
+        if reg is not None and prov.region_code != reg.code:
+            raise NetworkError(
+                _("the province %(p)s is not in %(r)s") % {"p": prov.name, "r": reg.name},
+                "province",
+            )
+    return reg, prov
+
+
+def area_name(region: places.Region | None, province: places.Province | None) -> str:
+    """Return the name of the area a chain network is limited to."""
+    if province is not None:
+        return f"{province.name} ({province.sigla})"
+    return region.name if region is not None else _("the selected firms")
+
+
+def suggest_for_chain(
+    session: Session,
+    *,
+    chain_key: str,
+    region: str | None = None,
+    province: str | None = None,
+    viewer: Any,
+    size: int = 5,
+    goal: str | None = None,
+    exclude_firm_ids: Sequence[int] = (),
+    restrict_firm_ids: Sequence[int] | None = None,
+) -> Suggestion:
+    """Propose a network of a value chain's firms in a region or province, with no seed firm.
+
+    Only firms the viewer may see, sitting in the chain, inside the area (and among
+    `restrict_firm_ids` when given, e.g. an association's members) are considered. The planner
+    picks the anchor: the best-connected firm whose plan covers the most stages.
+    """
+    if not chain_key:
+        raise NetworkError(_("choose a value chain"), "chain")
+    _validate_plan_input(size, goal, chain_key, None)
+    reg, prov = resolve_area(region, province)
+    if reg is None and prov is None and restrict_firm_ids is None:
+        raise NetworkError(_("choose a region or a province"), "region")
+    area_field = "province" if prov is not None else "region"
+    where = area_name(reg, prov)
+    t0 = time.perf_counter()
+    idx = index_mod.get_index(session)
+    with idx.lock:
+        a = idx.arrays
+        ok = a.alive & matching_service.visible_rows(session, idx, viewer)
+        comuni = places.all_comuni()
+        if prov is not None:
+            in_area = np.array([c.province == prov.sigla for c in comuni], dtype=bool)
+        elif reg is not None:
+            in_area = np.array([c.region_code == reg.code for c in comuni], dtype=bool)
+        else:
+            in_area = np.ones(len(comuni), dtype=bool)
+        ok &= in_area[a.comune_idx]
+        if restrict_firm_ids is not None:
+            only = np.zeros(a.size, dtype=bool)
+            only[[a.row_of[f] for f in restrict_firm_ids if f in a.row_of]] = True
+            ok &= only
+        drop = [a.row_of[f] for f in exclude_firm_ids if f in a.row_of]
+        ok[drop] = False
+        try:
+            cp = planner.plan_chain_network(
+                a, idx.model, idx.io_link, chain_key=chain_key, candidates=ok, size=size, goal=goal
+            )
+        except ValueError:
+            raise NetworkError(
+                _("fewer than two firms of the %(chain)s chain in %(area)s: no network to propose")
+                % {"chain": chain_name(chain_key), "area": where},
+                area_field,
+            ) from None
+        plan = cp.plan
+        sc = int(a.comune_idx[plan.seed_row])
+        anchor = _member(idx, plan.members[0], plan, sc)
+        anchor.role = "anchor"
+        anchor.roles = anchor_sentences(plan.members[0], chain_key) + anchor.roles
+        members = [anchor]
+        for role in plan.members[1:]:
+            m = _member(idx, role, plan, sc)
+            m.alternatives = [
+                _member(idx, alt, plan, sc) for alt in plan.alternatives.get(role.row, [])
+            ]
+            members.append(m)
+        slots = [
+            (k, stage_name(chain_key, k), [_member(idx, r, plan, sc) for r in rs])
+            for k, rs in plan.open_slots.items()
+            if k not in cp.absent
+        ]
+        seed_card = anchor.firm
+    return Suggestion(
+        seed=seed_card,
+        goal=goal,
+        size=size,
+        radius_km=None,
+        chain_key=chain_key,
+        chain_name=chain_name(chain_key),
+        members=members,
+        covered=[(k, stage_name(chain_key, k)) for k in plan.covered],
+        uncovered=[(k, stage_name(chain_key, k)) for k in plan.uncovered],
+        open_slots=slots,
+        needs_covered=plan.needs_covered,
+        needs_uncovered=plan.needs_uncovered,
+        candidates=plan.candidates,
+        mean_fit=round(plan.mean_fit, 4),
+        seconds=round(time.perf_counter() - t0, 3),
+        mode="chain",
+        region=reg.name if reg else None,
+        province=prov.sigla if prov else None,
+        area=where,
+        absent=[(k, stage_name(chain_key, k)) for k in cp.absent],
+    )
+
+
+def anchor_sentences(role: planner.Role, chain_key: str | None) -> list[str]:
+    """Say why the planner chose this firm as the anchor of a network without a seed."""
+    if role.stages:
+        return [
+            _("anchor chosen by the planner: covers %(s)s and fits best with the others")
+            % {"s": ", ".join(stage_name(chain_key, k) for k in role.stages)}
+        ]
+    return [_("anchor chosen by the planner: the best fit with the others")]
 
 
 def open_slots(session: Session, *, network: Network, viewer: Any) -> Suggestion | None:

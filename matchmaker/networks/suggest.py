@@ -146,6 +146,7 @@ def plan_network(
     shortlist: int = SHORTLIST,
     alternatives: int = ALTERNATIVES,
     goal: str | None = None,
+    cover_weight: float | None = None,
 ) -> Plan:
     """Build a network of `size` firms (seed and fixed members included) around q's seed."""
     if q.seed_row is None:
@@ -156,6 +157,8 @@ def plan_network(
     if horizontal is None:
         horizontal = goal in HORIZONTAL_GOALS
     w_cover = W_COVER_HORIZONTAL if horizontal else W_COVER_VERTICAL
+    if cover_weight is not None:
+        w_cover = cover_weight
 
     scored = score_all(a, q, model, io_link)
     candidates = int(np.isfinite(scored.total).sum())
@@ -364,3 +367,203 @@ def _terms(a: FirmArrays, v: sparse.csr_matrix | None, k: int = 8) -> list[str]:
     order = np.argsort(-coo.data)[:k]
     terms = a.text.terms()
     return [a.text.surface.get(str(terms[coo.col[i]]), str(terms[coo.col[i]])) for i in order]
+
+
+# ------------------------------------------------------------------- without a seed (chain mode)
+
+ANCHORS = 4  # anchors tried, each planned in full; the best plan wins
+PROBES_PER_STAGE = 6  # firms per stage whose connectivity is measured to pick the anchors
+CHAIN_SHORTLIST = 1000
+W_COVER_CHAIN = 2.0  # above the largest fit term (1.0): a missing stage beats a better duplicate
+
+
+@dataclass
+class ChainPlan:
+    """A network planned from a value chain and an area: the best plan over a few anchors."""
+
+    plan: Plan  # rows are rows of the whole pool; plan.seed_row is the chosen anchor
+    available: list[str]  # stage keys with at least one candidate firm, in chain order
+    absent: list[str]  # stage keys with no candidate firm at all
+    anchors: list[int]  # rows of the anchors tried, best connected first
+    connectivity: dict[int, float]  # anchor row -> mean best fit over the other stages
+
+
+def take(a: FirmArrays, rows: np.ndarray) -> FirmArrays:
+    """Return the pool restricted to `rows`, scoring every pair exactly as the whole pool does.
+
+    The code and comune tables (firms per comune, local radii) stay those of the whole pool,
+    so a firm's score for another is the same here as there; only the rows are fewer.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    new_of = np.full(a.size, -1, dtype=np.int64)
+    new_of[rows] = np.arange(len(rows))
+    keep = new_of[a.sec_row] >= 0 if a.sec_row.size else np.zeros(0, dtype=bool)
+    ids = a.ids[rows]
+    return FirmArrays(
+        ids=ids,
+        piva=a.piva[rows],
+        names=[a.names[int(r)] for r in rows],
+        code_row=a.code_row[rows],
+        comune_idx=a.comune_idx[rows],
+        sme=a.sme[rows],
+        goals=a.goals[rows],
+        visibility=a.visibility[rows],
+        alive=a.alive[rows],
+        sec_row=new_of[a.sec_row[keep]].astype(np.int32),
+        sec_code=a.sec_code[keep],
+        offers=a.offers[rows],
+        needs=a.needs[rows],
+        codes=a.codes,
+        text=a.text,
+        comune_count=a.comune_count,
+        local_radius=a.local_radius,
+        wide_radius=a.wide_radius,
+        comune_province=a.comune_province,
+        comune_region=a.comune_region,
+        exposure=a.exposure[rows],
+        tiebreak=a.tiebreak[rows],
+        row_of={int(f): i for i, f in enumerate(ids)},
+    )
+
+
+def chain_masks(a: FirmArrays, chain_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return per firm the bitmask of the chain's stages it covers and whether it supports it.
+
+    Main and secondary codes count; bit i is the stage of index i.
+    """
+    t = a.codes
+    stage_u = np.zeros(t.size, dtype=np.int64)
+    support_u = np.zeros(t.size, dtype=bool)
+    if chain_key in t.chain_keys and t.pos_code.size:
+        ci = t.chain_keys.index(chain_key)
+        mine = t.pos_chain == ci
+        st = mine & ~t.pos_support & (t.pos_stage >= 0)
+        np.bitwise_or.at(
+            stage_u, t.pos_code[st], np.left_shift(1, t.pos_stage[st].astype(np.int64))
+        )
+        support_u[t.pos_code[mine & t.pos_support]] = True
+    stages = stage_u[a.code_row]
+    support = support_u[a.code_row]
+    if a.sec_row.size:
+        np.bitwise_or.at(stages, a.sec_row, stage_u[a.sec_code])
+        np.logical_or.at(support, a.sec_row, support_u[a.sec_code])
+    return stages, support
+
+
+def _anchor_query(a: FirmArrays, row: int, goal: str | None) -> Query:
+    """Return the query of a candidate anchor, shaped by the goal as a seeker's would be."""
+    from matchmaker.matching.features import GOAL_BIT, GOAL_KEYS
+    from matchmaker.matching.model import goal_modulation
+
+    goals = {g for g in GOAL_KEYS if int(a.goals[row]) & GOAL_BIT[g]}
+    if goal:
+        goals.add(goal)
+    q = seed_query(a, row)
+    q.goals = sum(GOAL_BIT[g] for g in goals)
+    q.modulation = goal_modulation(goals)
+    return q
+
+
+def plan_chain_network(
+    a: FirmArrays,
+    model: RecommenderModel,
+    io_link: np.ndarray,
+    *,
+    chain_key: str,
+    candidates: np.ndarray,
+    size: int,
+    goal: str | None = None,
+    anchors: int = ANCHORS,
+    probes_per_stage: int = PROBES_PER_STAGE,
+) -> ChainPlan:
+    """Build a network of `size` firms of a value chain among the candidate rows, no seed given.
+
+    Candidates are the firms allowed in (the caller's geographic and visibility limits) that
+    sit in the chain. The anchors tried are the best-connected of them: per stage, the firms
+    with the most other stages present in their province; of those, the ones whose best fit
+    in each other stage is highest on average. Each anchor gets a full plan; the plan covering
+    the most stages wins, then the one with the highest mean pairwise fit.
+    """
+    stage_mask, support = chain_masks(a, chain_key)
+    order = [s.key for s in chains_ref.chain(chain_key).stages]
+    sub_rows = np.flatnonzero(candidates & ((stage_mask != 0) | support))
+    if sub_rows.size < 2:
+        raise ValueError("fewer than two candidate firms")
+    sa = take(a, sub_rows)
+    sm = stage_mask[sub_rows]
+    has = {i: (sm >> i) & 1 == 1 for i in range(len(order))}
+    available = [i for i in range(len(order)) if has[i].any()]
+
+    # Probes: per stage, the firms with the most other stages present in their province.
+    prov = sa.comune_province[sa.comune_idx]
+    n_prov = int(a.comune_province.max()) + 1
+    present = np.zeros(len(sub_rows), dtype=np.float64)
+    for i in available:
+        in_prov = np.bincount(prov[has[i]], minlength=n_prov) > 0
+        present += in_prov[prov] & ~has[i]
+    probes: list[int] = []
+    for i in available or [None]:
+        pool = np.flatnonzero(has[i]) if i is not None else np.arange(len(sub_rows))
+        best = pool[np.lexsort((sa.tiebreak[pool], -present[pool]))][:probes_per_stage]
+        probes += [int(p) for p in best if int(p) not in probes]
+
+    # Connectivity of a probe: its best fit in each other available stage, averaged.
+    conn: dict[int, float] = {}
+    for p in probes:
+        s = pairwise_fit(sa, model, io_link, p)
+        vals = [float(s[has[i]].max()) for i in available if not has[i][p] and has[i].sum()]
+        if not vals:  # the probe alone spans every stage there is: judge it by its best partner
+            vals = [float(s.max())]
+        conn[p] = float(np.mean(vals))
+    ranked = sorted(conn, key=lambda p: (-conn[p], float(sa.tiebreak[p])))[: max(1, anchors)]
+
+    best_plan: Plan | None = None
+    shortlist = min(len(sub_rows), max(SHORTLIST, CHAIN_SHORTLIST))
+    for p in ranked:
+        plan = plan_network(
+            sa,
+            model,
+            io_link,
+            _anchor_query(sa, p, goal),
+            size=size,
+            chain_key=chain_key,
+            goal=goal,
+            shortlist=shortlist,
+            cover_weight=W_COVER_CHAIN,
+        )
+        if best_plan is None or (len(plan.covered), plan.mean_fit) > (
+            len(best_plan.covered),
+            best_plan.mean_fit,
+        ):
+            best_plan = plan
+    assert best_plan is not None
+    best_plan.candidates = len(sub_rows)
+    return ChainPlan(
+        plan=_remap(best_plan, sub_rows),
+        available=[order[i] for i in available],
+        absent=[k for i, k in enumerate(order) if i not in available],
+        anchors=[int(sub_rows[p]) for p in ranked],
+        connectivity={int(sub_rows[p]): conn[p] for p in ranked},
+    )
+
+
+def _remap(plan: Plan, rows: np.ndarray) -> Plan:
+    """Return the plan with rows of a restricted pool turned back into rows of the whole pool."""
+
+    def fix(r: Role) -> Role:
+        r.row = int(rows[r.row])
+        return r
+
+    return Plan(
+        seed_row=int(rows[plan.seed_row]),
+        chain_key=plan.chain_key,
+        members=[fix(r) for r in plan.members],
+        alternatives={int(rows[k]): [fix(r) for r in v] for k, v in plan.alternatives.items()},
+        covered=plan.covered,
+        uncovered=plan.uncovered,
+        open_slots={k: [fix(r) for r in v] for k, v in plan.open_slots.items()},
+        needs_covered=plan.needs_covered,
+        needs_uncovered=plan.needs_uncovered,
+        candidates=plan.candidates,
+        mean_fit=plan.mean_fit,
+    )

@@ -3,7 +3,18 @@
 from typing import Any
 
 from matchmaker.networks import service
-from tests.authz import FORBIDDEN, LOGIN, NOTFOUND, OK, Ctx, Row, owner_or_admin, signed_in, target
+from tests.authz import (
+    FORBIDDEN,
+    LOGIN,
+    NOTFOUND,
+    OK,
+    Ctx,
+    Row,
+    owner_or_admin,
+    roles,
+    signed_in,
+    target,
+)
 from tests.firms.authz_rows import _firm
 
 
@@ -132,6 +143,15 @@ def _new_partner_piva(ctx: Ctx) -> str:
     return _partner(ctx)["piva"]
 
 
+def _chain_body(ctx: Ctx) -> dict[str, Any]:
+    """Two construction firms of Molise, so that a chain-and-region plan has something to do."""
+    from tests.networks.helpers import make_firm
+
+    for ateco, comune in (("41.20.00", "Campobasso"), ("43.21.01", "Termoli")):
+        make_firm(ctx.db, ateco=ateco, comune_istat=None, comune=comune, province="CB")
+    return {"chain": "construction", "region": "Molise", "size": 3}
+
+
 PROPOSE = {"anonymous": LOGIN, "own": OK, "admin": OK, "facilitator": OK, "*": FORBIDDEN}
 # The invited (or member) firm's people act; admins see the network but cannot act for a firm.
 PARTY = {"anonymous": LOGIN, "own": OK, "admin": FORBIDDEN, "*": NOTFOUND}
@@ -211,6 +231,15 @@ ROWS = [
         PROPOSE,
         target="firm",
         body=lambda ctx: {"seed": ctx.target["piva"], "size": 3},
+    ),
+    # Without a seed, from a value chain and a region: curators, facilitators and admins
+    # (firm owners propose around their own firm; they cannot survey the others' firms).
+    Row(
+        "POST",
+        "/api/v1/networks/suggest",
+        roles("curator", "facilitator", "admin"),
+        body=_chain_body,
+        variant="chain and region",
     ),
     Row(
         "POST",
