@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     # follow the change feed every index_refresh_seconds (0: only on demand).
     warm_index_on_start: bool = True
     index_refresh_seconds: float = 5.0
+    # The largest request body in general, and for an association's members file (a
+    # 50,000-row firms CSV with full profiles is about 23 MB); both answer 413 above it.
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_import_upload_bytes: int = 64 * 1024 * 1024
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
     cache_dir: Path = Path.home() / ".cache" / "matchmaker"

@@ -11,10 +11,12 @@ import hmac
 import json
 import re
 import secrets
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from pwdlib import PasswordHash
@@ -126,8 +128,41 @@ class _BodyTooLarge(Exception):
     pass
 
 
+# Routes that take larger bodies than the general limit (file imports): method, a regular
+# expression the whole path must match, and a function returning the limit in bytes (read on
+# every request, so settings changed in tests apply). Domains register theirs on import.
+_LARGE_BODY_ROUTES: list[tuple[str, re.Pattern[str], Callable[[], int]]] = []
+
+
+def allow_large_bodies(method: str, path_pattern: str, limit: Callable[[], int]) -> None:
+    """Let requests to one route carry bodies up to `limit()` bytes instead of the general cap."""
+    entry = (method.upper(), re.compile(path_pattern), limit)
+    if not any(m == entry[0] and p.pattern == path_pattern for m, p, _f in _LARGE_BODY_ROUTES):
+        _LARGE_BODY_ROUTES.append(entry)
+
+
+def body_limit(method: str, path: str, default: int) -> int:
+    """Return the largest body a request to this route may send."""
+    for m, pattern, limit in _LARGE_BODY_ROUTES:
+        if m == method and pattern.fullmatch(path):
+            return limit()
+    return default
+
+
+def size_label(n: int) -> str:
+    """Return a byte count as megabytes (or kilobytes) for messages: "64 MB"."""
+    if n >= 1024 * 1024:
+        mb = n / (1024 * 1024)
+        return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
 class BodySizeLimitMiddleware:
-    """Answer 413 when a request body is larger than `max_bytes` (declared or streamed)."""
+    """Answer 413 when a request body is larger than `max_bytes` (declared or streamed).
+
+    Routes registered with `allow_large_bodies` get their own (larger) limit; the 413 names
+    the limit that applied.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -138,9 +173,10 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         wants_json = scope["path"].startswith("/api/")
+        max_bytes = body_limit(scope.get("method", "GET"), scope["path"], self.max_bytes)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send, wants_json)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, wants_json, max_bytes)
             return
         received = 0
         started = False
@@ -150,7 +186,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
@@ -165,11 +201,15 @@ class BodySizeLimitMiddleware:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._reject(send, wants_json)
+            await self._reject(send, wants_json, max_bytes)
 
     @staticmethod
-    async def _reject(send: Send, wants_json: bool) -> None:
-        start, body = _plain_response(413, "Request body too large", json_body=wants_json)
+    async def _reject(send: Send, wants_json: bool, max_bytes: int) -> None:
+        from matchmaker.i18n import gettext as _
+
+        message = _("Request body too large: the limit is %(limit)s") % {
+            "limit": size_label(max_bytes)}
+        start, body = _plain_response(413, message, json_body=wants_json)
         await send(start)
         await send(body)
 
@@ -229,11 +269,20 @@ class CSRFMiddleware:
 
         headers = Headers(scope=scope)
         sent = headers.get(CSRF_HEADER)
-        replay = receive
-        if sent is None:
-            body, more = await _read_body(receive)
-            sent = _form_token(headers.get("content-type", ""), body)
-            replay = _replayer(body, more, receive)
+        if sent is not None:
+            await self._check(scope, receive, send, session, sent)
+            return
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            more = await _read_body(receive, spool)
+            spool.seek(0)
+            # A form's token comes before its file fields (in document order), so the head of
+            # a large upload is enough; the upload itself waits on disk, not in memory.
+            sent = _form_token(headers.get("content-type", ""), spool.read(_SPOOL_BYTES))
+            spool.seek(0)
+            await self._check(scope, _replayer(spool, more, receive), send, session, sent)
+
+    async def _check(self, scope: Scope, receive: Receive, send: Send, session: dict,
+                     sent: str | None) -> None:
         if not sent or not hmac.compare_digest(sent, str(session.get(CSRF_SESSION_KEY) or "")):
             start, message = _plain_response(
                 403, "CSRF token missing or invalid", json_body=scope["path"].startswith("/api/")
@@ -241,7 +290,7 @@ class CSRFMiddleware:
             await send(start)
             await send(message)
             return
-        await self.app(scope, replay, send)
+        await self.app(scope, receive, send)
 
     def _exempt(self, scope: Scope, session: dict) -> bool:
         if (scope["method"], scope["path"]) in self.exempt:
@@ -252,28 +301,42 @@ class CSRFMiddleware:
         return scope["path"].startswith("/api/") and not session.get("uid")
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """Read the whole request body; also tell whether the client disconnected."""
-    chunks: list[bytes] = []
+# Bodies up to this size stay in memory while the CSRF token is looked for; larger ones go
+# to a temporary file and are replayed to the endpoint from there, a chunk at a time.
+_SPOOL_BYTES = 1024 * 1024
+_REPLAY_CHUNK = 256 * 1024
+
+
+async def _read_body(receive: Receive, out: Any) -> bool:
+    """Copy the whole request body into `out`; tell whether the client is still connected."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks), False
-        chunks.append(message.get("body", b""))
+            return False
+        out.write(message.get("body", b""))
         if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return True
 
 
-def _replayer(body: bytes, connected: bool, receive: Receive) -> Receive:
-    sent = False
+def _replayer(body: Any, connected: bool, receive: Receive) -> Receive:
+    """Replay a body read into a file, in chunks, then pass on to the real `receive`."""
+    done = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            if connected:
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
+        nonlocal done
+        if not done:
+            if not connected:
+                done = True
+                return {"type": "http.disconnect"}
+            chunk = body.read(_REPLAY_CHUNK)
+            more = len(chunk) == _REPLAY_CHUNK
+            if more:
+                # Peek so that the last chunk says more_body=False.
+                pos = body.tell()
+                more = bool(body.read(1))
+                body.seek(pos)
+            done = not more
+            return {"type": "http.request", "body": chunk, "more_body": more}
         return await receive()
 
     return replay

@@ -14,22 +14,28 @@ from fastapi import (
     Request,
     UploadFile,
 )
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from matchmaker.accounts import policy
+from matchmaker.accounts import policy, security
 from matchmaker.accounts import service as accounts_service
 from matchmaker.accounts.deps import client_ip, require_user
 from matchmaker.accounts.models import User
 from matchmaker.associations import charts, service
 from matchmaker.associations.models import ASSOCIATION_KINDS, Association, AssociationImport
+from matchmaker.config import get_settings
 from matchmaker.db import get_session
 from matchmaker.firms.schemas import ALL_COLUMNS
 from matchmaker.i18n import current_language
 from matchmaker.i18n import gettext as _
 from matchmaker.refdata import places
 from matchmaker.web import flash, redirect, render
+
+# A members file may be larger than other uploads (MATCHMAKER_MAX_IMPORT_UPLOAD_BYTES).
+security.allow_large_bodies("POST", r"/associations/[^/]+/imports",
+                            lambda: get_settings().max_import_upload_bytes)
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["associations"])
@@ -443,8 +449,9 @@ async def upload_import(
 ) -> Response:
     """Keep an uploaded members file; map a workbook's columns, check a CSV's rows."""
     association = _curated(session, user, slug)
-    content = await file.read()
     try:
+        # The upload waits in a temporary file; a CSV is decoded from there as it is read.
+        content = await run_in_threadpool(service.read_upload, file.file, file.filename or "")
         job = service.start_import(session, association=association, user=user,
                                    filename=file.filename or "members.csv", content=content,
                                    skip_invalid=skip_invalid)

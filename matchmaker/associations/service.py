@@ -656,23 +656,53 @@ def sheet_to_csv(raw: bytes, *, mapping: dict[str, str], header_row: int,
     return out.getvalue()
 
 
+def _is_workbook(head: bytes, filename: str) -> bool:
+    return head[:4] == XLSX_MAGIC or (filename or "").lower().endswith((".xlsx", ".xlsm"))
+
+
+def read_upload(fileobj: Any, filename: str) -> bytes | str:
+    """Read an uploaded members file: a workbook as bytes, a CSV decoded to text.
+
+    A CSV is decoded while it is read, so its bytes are never in memory next to its text;
+    a file that is not UTF-8 raises AssociationError naming the line.
+    """
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if _is_workbook(head, filename):
+        return fileobj.read()
+    wrapper = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")
+    try:
+        return wrapper.read()
+    except UnicodeDecodeError:
+        fileobj.seek(0)
+        try:
+            return firms_service.decode_csv(fileobj.read())
+        except FirmInvalid as exc:
+            raise AssociationError(exc.errors["file"], "file") from None
+    finally:
+        wrapper.detach()  # leave the upload's file open: its owner closes it
+
+
 def start_import(
     session: Session, *, association: Association, user: User | None, filename: str,
-    content: bytes, skip_invalid: bool = False,
+    content: bytes | str, skip_invalid: bool = False,
 ) -> AssociationImport:
-    """Keep an uploaded members file: a workbook waits for its column mapping, a CSV is queued."""
+    """Keep an uploaded members file: a workbook waits for its column mapping, a CSV is queued.
+
+    `content` is the file's bytes, or a CSV's text already decoded (see `read_upload`).
+    """
     if not content.strip():
         raise AssociationError(_("the file is empty"), "file")
     job = AssociationImport(association_id=association.id, user_id=user.id if user else None,
                             filename=(filename or "members")[:255], skip_invalid=skip_invalid)
-    if content[:4] == XLSX_MAGIC or (filename or "").lower().endswith((".xlsx", ".xlsm")):
+    if isinstance(content, bytes) and _is_workbook(content, filename):
         headers, header_row, total = read_sheet_header(content)
         job.file_kind, job.raw, job.headers = "xlsx", content, headers
         job.line_offset, job.total, job.status = header_row - 1, total, "mapping"
         job.mapping = guess_mapping(headers, association.column_mapping)
     else:
         try:
-            text = firms_service.decode_csv(content)
+            text = content if isinstance(content, str) else firms_service.decode_csv(content)
         except FirmInvalid as exc:
             raise AssociationError(exc.errors["file"], "file") from None
         job.file_kind, job.content, job.status = "csv", text, "queued"

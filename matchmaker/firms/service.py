@@ -541,7 +541,17 @@ def import_csv(
     if report.file_errors:
         return report
     reader.fieldnames = header
-    rows_in = list(reader)
+    try:
+        rows_in = list(reader)
+    except csv.Error as exc:
+        # A value over the csv module's field limit (128 KB), or a stray NUL: nothing is read.
+        if "field limit" in str(exc):
+            reason = _("a value is longer than %(n)s characters") % {"n": csv.field_size_limit()}
+        else:
+            reason = str(exc)
+        report.file_errors.append(_("line %(line)s cannot be read: %(reason)s")
+                                  % {"line": reader.line_num + 1, "reason": reason})
+        return report
     default_edition = None
     if "ateco_edition" not in header:
         from matchmaker.refdata import ateco as ateco_ref
