@@ -212,3 +212,67 @@ def test_a_streamed_workbook_without_dimension_is_still_counted_for_the_backgrou
                                content=buf.getvalue())
     assert (job.status, job.total, job.background) == ("mapping", service.BACKGROUND_ROWS + 10,
                                                        True)
+
+
+def test_a_streamed_workbook_of_thousands_of_rows_goes_through_the_background_job(
+        client, db, make_user, login, monkeypatch):
+    from openpyxl import Workbook as StreamedWorkbook
+
+    from matchmaker.associations.models import AssociationImport
+
+    curator = make_user("curator", language="en")
+    a = association(db, curator=curator)
+    db.flush()
+    n = 3 * service.BACKGROUND_ROWS
+    wb = StreamedWorkbook(write_only=True)  # no sheet dimension: the rows are counted
+    ws = wb.create_sheet("Soci")
+    ws.append(["Elenco soci 2026"])
+    ws.append(["Ragione sociale", "Partita IVA", "Codice ATECO", "Codice ISTAT", "Tessera"])
+    for i, r in enumerate(generate_firms(n, seed=5)):
+        ws.append([r["name"], int(r["partita_iva"]), r["ateco"], r["comune_istat"], f"T-{i}"])
+    buf = io.BytesIO()
+    wb.save(buf)
+
+    # What the polling page would read from the job row each time the job reports progress.
+    seen: list[tuple[str, int, int]] = []
+    fresh = db.info["test_factory"]
+
+    def spying(fn):
+        def wrapper(*args, on_progress=None, **kwargs):
+            def report(done):
+                on_progress(done)
+                with fresh() as s:
+                    job = s.get(AssociationImport, job_id)
+                    seen.append((job.status, job.progress, job.total))
+            return fn(*args, on_progress=report if on_progress else None, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(service, "sheet_to_csv", spying(service.sheet_to_csv))
+    monkeypatch.setattr(service, "import_members", spying(service.import_members))
+    login(client, curator)
+    page = _upload(client, a.slug, "soci.xlsx", buf.getvalue(), XLSX)
+    assert f"About {n} rows below the header." in _soup(page).get_text(" ")
+    job = service.list_imports(db, association=a)[0]
+    job_id = job.id
+    assert (job.status, job.total, job.background) == ("mapping", n, True)
+    soup = _soup(page)
+    selects = {s["name"]: s.select_one("option[selected]")["value"]
+               for s in soup.select("table.mapping select")}
+    assert selects["col-1"] == "partita_iva" and selects["col-4"] == ""
+    page = client.post(soup.select_one("#import-job form")["action"], data=selects,
+                       follow_redirects=True)
+    db.refresh(job)
+    assert (job.status, job.rows, job.rejected) == ("preview", n, 0)
+    # The sheet is read, then its rows checked, each phase reporting progress to the row.
+    reading = [p for status, p, _t in seen if status == "reading"]
+    checking = [p for status, p, _t in seen if status == "checking"]
+    assert reading and checking and reading == sorted(reading) and max(reading) <= n
+    assert all(t == n for _s, _p, t in seen)
+    seen.clear()
+    done = client.post(_soup(page).select_one("#import-job form")["action"],
+                       follow_redirects=True)
+    assert done.status_code == 200
+    db.refresh(job)
+    assert [s for s, _p, _t in seen] and {s for s, _p, _t in seen} == {"writing"}
+    assert (job.status, job.created, job.joined, job.progress) == ("committed", n, n, n)
+    assert service.member_count(db, a) == n
