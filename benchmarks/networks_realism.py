@@ -14,6 +14,12 @@ data: the realism part is then skipped cleanly.
 Speed: a synthetic pool of ``--pool`` firms (100,000 by default), shaped like the registry
 (``benchmarks/recommend.py``'s generator when it is there, else a simpler one here), and the
 time of ``plan_network`` for 10-member networks from random seeds. Target: under 2 s each.
+
+Without a seed (``--chain-cases``, 40 by default): on the same pool, the time of
+``plan_chain_network`` for a 10-member network of a value chain in a region (every chain in
+the five regions with most firms, plus random chain-region pairs), the area and visibility
+masks included; with the candidates, stages with a firm in the region, stages covered and the
+share of members inside the region. Target: under 2 s each.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from matchmaker.matching.features import FirmArrays, FirmRecord, build_arrays
 from matchmaker.matching.fit import load_network_csv, seed_query
 from matchmaker.matching.model import RecommenderModel, load_model
 from matchmaker.matching.scoring import io_link_matrix
-from matchmaker.networks.suggest import MAX_SIZE, plan_network
+from matchmaker.networks.suggest import MAX_SIZE, plan_chain_network, plan_network
+from matchmaker.refdata import chains as chains_ref
 from matchmaker.refdata import places
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -178,14 +185,10 @@ def synthetic_records(n: int, seed: int = 0) -> list[FirmRecord]:
     ]
 
 
-def speed(args: argparse.Namespace, model: RecommenderModel, link: np.ndarray) -> int:
+def speed(
+    args: argparse.Namespace, model: RecommenderModel, link: np.ndarray, a: FirmArrays
+) -> int:
     """Time 10-member suggestions over a synthetic pool; fail when over the target."""
-    t0 = time.perf_counter()
-    records = synthetic_records(args.pool, seed=1)
-    a = build_arrays(records)
-    print(
-        f"\nspeed: synthetic pool of {a.size:,} firms (arrays in {time.perf_counter() - t0:.1f}s)"
-    )
     rng = np.random.default_rng(args.seed)
     times = []
     for s in rng.choice(a.size, size=args.speed_seeds, replace=False):
@@ -201,6 +204,66 @@ def speed(args: argparse.Namespace, model: RecommenderModel, link: np.ndarray) -
     return 0 if worst < TARGET_SECONDS else 1
 
 
+def chain_speed(
+    args: argparse.Namespace, model: RecommenderModel, link: np.ndarray, a: FirmArrays
+) -> int:
+    """Time 10-member networks from a value chain and a region (no seed); fail over target."""
+    comuni = places.all_comuni()
+    region_of = np.array([int(c.region_code) for c in comuni])
+    firms_per_region = np.bincount(region_of[a.comune_idx], minlength=21)
+    big = [int(r) for r in np.argsort(-firms_per_region)[:5]]
+    names = {int(r.code): r.name for r in places.regions()}
+    keys = [c.key for c in chains_ref.chains()]
+    rng = random.Random(args.seed)
+    cases = [(k, r) for r in big[:1] for k in keys]
+    while len(cases) < args.chain_cases:
+        cases.append((rng.choice(keys), rng.choice(list(names))))
+    cases = cases[: args.chain_cases]
+    visible = a.visibility == 0
+    rows = []
+    for key, region in cases:
+        t = time.perf_counter()
+        # What the service does before planning: area and visibility masks.
+        in_area = np.array([int(c.region_code) == region for c in comuni], dtype=bool)
+        ok = a.alive & visible & in_area[a.comune_idx]
+        try:
+            cp = plan_chain_network(a, model, link, chain_key=key, candidates=ok, size=10)
+        except ValueError:
+            continue
+        dt = time.perf_counter() - t
+        members = [m.row for m in cp.plan.members]
+        inside = float(np.mean(region_of[a.comune_idx[members]] == region))
+        rows.append(
+            (
+                key,
+                names[region],
+                cp.plan.candidates,
+                len(members),
+                len(cp.available),
+                len(cp.plan.covered),
+                inside,
+                dt,
+            )
+        )
+    print(f"\nwithout a seed: value chain + region, 10 members, {len(rows)} cases")
+    print(
+        f"{'chain':<28}{'region':<16}{'cands':>7}{'memb':>5}{'stages':>7}{'cover':>6}"
+        f"{'inside':>7}{'s':>7}"
+    )
+    for key, reg, cands, n, avail, cov, inside, dt in sorted(rows, key=lambda r: -r[-1])[:12]:
+        print(f"{key:<28}{reg[:15]:<16}{cands:>7}{n:>5}{avail:>7}{cov:>6}{inside:>7.0%}{dt:>7.3f}")
+    times = [r[-1] for r in rows]
+    full = sum(r[5] == r[4] or r[5] == r[3] for r in rows)
+    print(
+        f"median {statistics.median(times):.3f}s, p90 {np.percentile(times, 90):.3f}s, "
+        f"max {max(times):.3f}s (target < {TARGET_SECONDS:.0f}s); every member inside the "
+        f"region in {sum(r[6] == 1.0 for r in rows)}/{len(rows)} cases; every stage with a firm "
+        f"covered (or every place a new stage) in {full}/{len(rows)}; largest pool "
+        f"{max(r[2] for r in rows):,} candidates"
+    )
+    return 0 if max(times) < TARGET_SECONDS else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the realism comparison and the speed check."""
     p = argparse.ArgumentParser(
@@ -212,13 +275,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=100_000)
     p.add_argument("--speed-seeds", type=int, default=20)
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--skip-realism", action="store_true")
+    p.add_argument("--chain-cases", type=int, default=40, help="0 skips the chain timing")
     args = p.parse_args(argv)
     model = load_model()
     link, source = io_link(model)
     print(f"model: {model.trained_on or 'shipped'}; input-output: {source}")
-    code = realism(args, model, link)
+    code = 0 if args.skip_realism else realism(args, model, link)
+    if args.skip_speed and not args.chain_cases:
+        return code
+    t0 = time.perf_counter()
+    a = build_arrays(synthetic_records(args.pool, seed=1))
+    print(
+        f"\nspeed: synthetic pool of {a.size:,} firms (arrays in {time.perf_counter() - t0:.1f}s)"
+    )
     if not args.skip_speed:
-        code |= speed(args, model, link)
+        code |= speed(args, model, link, a)
+    if args.chain_cases:
+        code |= chain_speed(args, model, link, a)
     return code
 
 

@@ -509,8 +509,9 @@ def plan_chain_network(
 
     # Connectivity of a probe: its best fit in each other available stage, averaged.
     conn: dict[int, float] = {}
+    fit_of: dict[int, np.ndarray] = {}
     for p in probes:
-        s = pairwise_fit(sa, model, io_link, p)
+        s = fit_of[p] = pairwise_fit(sa, model, io_link, p)
         vals = [float(s[has[i]].max()) for i in available if not has[i][p] and has[i].sum()]
         if not vals:  # the probe alone spans every stage there is: judge it by its best partner
             vals = [float(s.max())]
@@ -518,13 +519,26 @@ def plan_chain_network(
     ranked = sorted(conn, key=lambda p: (-conn[p], float(sa.tiebreak[p])))[: max(1, anchors)]
 
     best_plan: Plan | None = None
-    shortlist = min(len(sub_rows), max(SHORTLIST, CHAIN_SHORTLIST))
     for p in ranked:
+        q = _anchor_query(sa, p, goal)
+        shortlist = len(sub_rows)
+        if len(sub_rows) > CHAIN_SHORTLIST:
+            # The anchor's best firms, plus the best few of every stage, so that no stage
+            # present in the area falls off the shortlist of a large pool.
+            f = fit_of[p]
+            keep = np.zeros(len(sub_rows), dtype=bool)
+            keep[np.argpartition(-f, CHAIN_SHORTLIST)[:CHAIN_SHORTLIST]] = True
+            for i in available:
+                in_stage = np.flatnonzero(has[i])
+                k = min(len(in_stage), ALTERNATIVES + 2)
+                keep[in_stage[np.argpartition(-f[in_stage], k - 1)[:k]]] = True
+            q.allowed = keep
+            shortlist = int(keep.sum())
         plan = plan_network(
             sa,
             model,
             io_link,
-            _anchor_query(sa, p, goal),
+            q,
             size=size,
             chain_key=chain_key,
             goal=goal,

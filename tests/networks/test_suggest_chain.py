@@ -222,3 +222,13 @@ def test_restricted_pool_scores_like_the_whole_pool(db, lombardy):
         full = score_all(a, seed_query(a, int(r)), idx.model, idx.io_link).total[rows]
         part = score_all(sub, seed_query(sub, i), idx.model, idx.io_link).total
         np.testing.assert_allclose(part, full, rtol=1e-6)
+
+
+def test_every_stage_stays_on_a_short_shortlist(db, lombardy, monkeypatch):
+    """A large pool keeps only the anchor's best firms plus the best of every stage."""
+    monkeypatch.setattr(planner, "CHAIN_SHORTLIST", 1)
+    s = service.suggest_for_chain(
+        db, chain_key="construction", region="Lombardia", viewer=None, size=5
+    )
+    assert sorted(k for k, _n in s.covered) == sorted(LOMBARD_STAGES)
+    assert s.candidates == 6  # the area's visible chain firms (not the hidden one)
