@@ -876,11 +876,17 @@ def api_associations(session: Session = SessionDep, user: User = UserDep) -> lis
 @api_router.get("/associations/{slug}/dashboard")
 def api_dashboard(slug: str, province: str | None = None, session: Session = SessionDep,
                   user: User = UserDep) -> dict[str, Any]:
-    """Counts and gaps by sector, value chain, province and comune (members the caller sees)."""
+    """Counts and gaps by sector, value chain, province and comune (members the caller sees),
+    and the networks those members take part in, by state."""
     association = _api_curated(session, user, slug)
-    board = service.dashboard(session, association=association, viewer=user,
-                              province=_province(province))
-    return service.dashboard_summary(board)
+    prov = _province(province)
+    board = service.dashboard(session, association=association, viewer=user, province=prov)
+    data = service.dashboard_summary(board)
+    found = service.member_networks(session, association=association, viewer=user,
+                                    province=prov, per_page=1)
+    data["networks_by_state"] = [{"state": s, "label": label, "networks": n}
+                                 for s, label, n in found.by_state]
+    return data
 
 
 @api_router.get("/associations/{slug}/members", response_model=MembersOut)

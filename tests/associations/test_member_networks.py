@@ -145,3 +145,14 @@ def test_networks_list_pages_through_many_networks(client, db, make_user, login)
     second = client.get(f"/associations/{a.slug}/networks?page=2")
     assert len(_table(second.text)) == 3
     assert set(_table(first.text)).isdisjoint(_table(second.text))
+
+
+def test_the_dashboard_api_counts_member_networks_by_state(client, db, make_user, api_headers):
+    curator, a, _nets = _fixture(db, make_user)
+    data = client.get(f"/api/v1/associations/{a.slug}/dashboard",
+                      headers=api_headers(curator)).json()
+    assert {r["state"]: r["networks"] for r in data["networks_by_state"]} == {
+        "proposed": 0, "forming": 1, "agreed": 1, "contract_drafting": 1, "registered": 0}
+    mb = client.get(f"/api/v1/associations/{a.slug}/dashboard?province=MB",
+                    headers=api_headers(curator)).json()
+    assert sum(r["networks"] for r in mb["networks_by_state"]) == 1
