@@ -23,7 +23,7 @@ GOAL_KEYS = (
 GOAL_BIT = {k: 1 << i for i, k in enumerate(GOAL_KEYS)}
 SME_INDEX = {"micro": 0, "small": 1, "medium": 2, "large": 3}
 VISIBILITY_INDEX = {"public": 0, "association": 1, "hidden": 2}
-POPCOUNT = np.array([bin(i).count("1") for i in range(1 << len(GOAL_KEYS))], dtype=np.float32)
+POPCOUNT = np.array([i.bit_count() for i in range(1 << len(GOAL_KEYS))], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -206,25 +206,36 @@ def comune_tables() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return province, region, [c.istat for c in comuni]
 
 
-def local_radius(comune_count: np.ndarray, k: int = LOCAL_K) -> np.ndarray:
-    """Return, per comune, the radius (km) within which at least k firms are registered."""
+def local_radii(comune_count: np.ndarray, ks: Sequence[int] = (LOCAL_K, WIDE_K)) -> list[np.ndarray]:
+    """Return, for each k and per comune, the radius (km) within which at least k firms are registered.
+
+    The comuni are sorted by distance once for all k.
+    """
     lat, lng = places.coordinates()
-    out = np.full(len(lat), 50.0, dtype=np.float32)
+    outs = [np.full(len(lat), 50.0, dtype=np.float32) for _k in ks]
     occupied = np.flatnonzero(comune_count > 0)
     if occupied.size == 0:
-        return out
+        return outs
     olat, olng, ocount = lat[occupied], lng[occupied], comune_count[occupied]
-    if ocount.sum() <= k:
-        return np.full(len(lat), 300.0, dtype=np.float32)
+    todo = []
+    for out, k in zip(outs, ks, strict=True):
+        if ocount.sum() <= k:
+            out[:] = 300.0
+        else:
+            todo.append((out, k))
+    if not todo:
+        return outs
     chunk = 256
     for start in range(0, len(lat), chunk):
         d = places.haversine_km(lat[start:start + chunk, None], lng[start:start + chunk, None],
                                 olat[None, :], olng[None, :])
         order = np.argsort(d, axis=1)
         cum = np.cumsum(ocount[order], axis=1)
-        pos = np.argmax(cum >= k, axis=1)
-        out[start:start + chunk] = np.maximum(np.take_along_axis(d, order, 1)[np.arange(len(pos)), pos], 1.0)
-    return out
+        nearest = np.take_along_axis(d, order, 1)
+        for out, k in todo:
+            pos = np.argmax(cum >= k, axis=1)
+            out[start:start + chunk] = np.maximum(nearest[np.arange(len(pos)), pos], 1.0)
+    return outs
 
 
 def tiebreak_values(pivas: Sequence[str]) -> np.ndarray:
@@ -260,8 +271,14 @@ def build_arrays(records: Sequence[FirmRecord], *, text_model: TextModel | None 
     n_comuni = len(places.all_comuni())
     comune_count = np.bincount(comune_idx, minlength=n_comuni).astype(np.int32)
     province, region, _istat = comune_tables()
+    local_radius, wide_radius = local_radii(comune_count, (LOCAL_K, WIDE_K))
+    offer_texts = [r.offers for r in records]
+    need_texts = [r.needs for r in records]
     if text_model is None:
-        text_model = TextModel().fit([r.offers for r in records] + [r.needs for r in records])
+        text_model = TextModel()
+        offers, needs = text_model.fit_transform(offer_texts, need_texts)
+    else:
+        offers, needs = text_model.transform(offer_texts), text_model.transform(need_texts)
     return FirmArrays(
         ids=np.array([r.id for r in records], dtype=np.int64),
         piva=np.array([r.partita_iva for r in records], dtype=object),
@@ -274,13 +291,13 @@ def build_arrays(records: Sequence[FirmRecord], *, text_model: TextModel | None 
         alive=np.ones(n, dtype=bool),
         sec_row=np.array(sec_r, dtype=np.int32),
         sec_code=np.array(sec_c, dtype=np.int32),
-        offers=text_model.transform([r.offers for r in records]),
-        needs=text_model.transform([r.needs for r in records]),
+        offers=offers,
+        needs=needs,
         codes=codes,
         text=text_model,
         comune_count=comune_count,
-        local_radius=local_radius(comune_count, LOCAL_K),
-        wide_radius=local_radius(comune_count, WIDE_K),
+        local_radius=local_radius,
+        wide_radius=wide_radius,
         comune_province=province,
         comune_region=region,
         exposure=np.ones(n, dtype=np.float32),
