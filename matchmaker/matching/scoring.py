@@ -156,6 +156,21 @@ def _size_scores(a: FirmArrays, q: Query, rows: np.ndarray | None) -> np.ndarray
     return np.where(s < 0, UNKNOWN_SIZE, SIZE_AFFINITY[np.minimum(gap, 3)]).astype(np.float32)
 
 
+def _secondary_of(a: FirmArrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (position in rows, code row) of every secondary code of the given rows.
+
+    A row listed more than once takes its secondary codes at its last position only.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if not a.sec_row.size or not rows.size:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+    uniq, first_from_end = np.unique(rows[::-1], return_index=True)
+    last = len(rows) - 1 - first_from_end
+    at = np.minimum(np.searchsorted(uniq, a.sec_row), len(uniq) - 1)
+    hit = uniq[at] == a.sec_row
+    return last[at[hit]], a.sec_code[hit]
+
+
 def subfeatures(a: FirmArrays, q: Query, model: RecommenderModel, io_link: np.ndarray,
                 rows: np.ndarray) -> dict[str, np.ndarray]:
     """Return every sub-feature for the given candidate rows (for fitting and explanations)."""
@@ -163,14 +178,10 @@ def subfeatures(a: FirmArrays, q: Query, model: RecommenderModel, io_link: np.nd
     _d, gf = comune_features(a, q.comune_idx)
     out: dict[str, np.ndarray] = {}
     cr = a.code_row[rows]
+    sec_at, sec_code = _secondary_of(a, rows)
     for k, v in cf.items():
         vals = v[cr].copy()
-        if a.sec_row.size:
-            pos = {int(r): i for i, r in enumerate(rows)}
-            for r, c in zip(a.sec_row, a.sec_code, strict=True):
-                i = pos.get(int(r))
-                if i is not None and v[c] > vals[i]:
-                    vals[i] = v[c]
+        np.maximum.at(vals, sec_at, v[sec_code])
         out[k] = vals
     ci = a.comune_idx[rows]
     for k, v in gf.items():
