@@ -102,23 +102,22 @@ class Checklist:
         }
 
 
+def _lacking(*checks: tuple[str, object]) -> list[str]:
+    """Return the label of every (label, value) check whose value is empty, in order."""
+    return [label for label, value in checks if not value]
+
+
 def _participants(b: ContractBody) -> list[str]:
     out: list[str] = []
     if len(b.participants) < 2:
         out.append(_("at least two entrepreneurs must take part"))
     for p in b.participants:
-        lacking = []
-        if not p.rea:
-            lacking.append(_("REA number"))
-        if not p.registered_office:
-            lacking.append(_("registered office"))
         r = p.representative
-        if not r.name:
-            lacking.append(_("legal representative"))
-        if not r.tax_code:
-            lacking.append(_("representative's tax code"))
-        if not r.role:
-            lacking.append(_("representative's office"))
+        lacking = _lacking((_("REA number"), p.rea),
+                           (_("registered office"), p.registered_office),
+                           (_("legal representative"), r.name),
+                           (_("representative's tax code"), r.tax_code),
+                           (_("representative's office"), r.role))
         if lacking:
             out.append(f"{p.name}: " + ", ".join(lacking))
     return out
@@ -126,12 +125,8 @@ def _participants(b: ContractBody) -> list[str]:
 
 def _network_identity(b: ContractBody) -> list[str]:
     n = b.network
-    out = []
-    if not n.name:
-        out.append(_("name of the network"))
-    if not (n.seat_address and n.seat_comune):
-        out.append(_("seat (address and comune)"))
-    return out
+    return _lacking((_("name of the network"), n.name),
+                    (_("seat (address and comune)"), n.seat_address and n.seat_comune))
 
 
 def _objectives(b: ContractBody) -> list[str]:
@@ -149,10 +144,8 @@ def _progress(b: ContractBody) -> list[str]:
         if not o.indicators:
             out.append(_("objective %(n)s: no indicator") % {"n": i})
         for j, ind in enumerate(o.indicators, 1):
-            lacking = [label for label, v in ((_("indicator"), ind.indicator),
-                                              (_("baseline"), ind.baseline),
-                                              (_("target"), ind.target),
-                                              (_("date"), ind.due_date)) if not v]
+            lacking = _lacking((_("indicator"), ind.indicator), (_("baseline"), ind.baseline),
+                               (_("target"), ind.target), (_("date"), ind.due_date))
             if lacking:
                 out.append(_("objective %(n)s, indicator %(m)s: %(what)s")
                            % {"n": i, "m": j, "what": ", ".join(lacking)})
@@ -161,14 +154,12 @@ def _progress(b: ContractBody) -> list[str]:
 
 def _programme(b: ContractBody) -> list[str]:
     pr = b.programme
-    out = []
-    if not pr.collaboration_forms:
-        out.append(_("what the participants bind themselves to (collaborate, exchange, "
-                     "joint activities)"))
-    if not pr.purpose:
-        out.append(_("how the common purpose will be achieved"))
-    if not any(a.title for a in pr.activities):
-        out.append(_("at least one activity"))
+    out = _lacking(
+        (_("what the participants bind themselves to (collaborate, exchange, joint activities)"),
+         pr.collaboration_forms),
+        (_("how the common purpose will be achieved"), pr.purpose),
+        (_("at least one activity"), any(a.title for a in pr.activities)),
+    )
     roles = {r.partita_iva: r for r in pr.parties}
     for p in b.participants:
         r = roles.get(p.partita_iva)
@@ -181,18 +172,12 @@ def _programme(b: ContractBody) -> list[str]:
 
 def _fund(b: ContractBody) -> list[str]:
     f = b.common_fund
-    out = []
-    if not f.amount_eur:
-        out.append(_("size of the fund"))
-    if not f.contributions:
-        out.append(_("each participant's initial contribution"))
-    if not f.valuation_criteria:
-        out.append(_("criteria to value contributions"))
-    if not f.management_rules:
-        out.append(_("management rules"))
-    if f.dedicated_asset and not f.dedicated_asset_terms:
-        out.append(_("terms of the dedicated asset (art. 2447-bis c.c.)"))
-    return out
+    return _lacking((_("size of the fund"), f.amount_eur),
+                    (_("each participant's initial contribution"), f.contributions),
+                    (_("criteria to value contributions"), f.valuation_criteria),
+                    (_("management rules"), f.management_rules),
+                    (_("terms of the dedicated asset (art. 2447-bis c.c.)"),
+                     not f.dedicated_asset or f.dedicated_asset_terms))
 
 
 def _duration(b: ContractBody) -> list[str]:
@@ -202,22 +187,15 @@ def _duration(b: ContractBody) -> list[str]:
 
 def _accession(b: ContractBody) -> list[str]:
     a = b.accession
-    out = []
-    if not a.procedure:
-        out.append(_("how other entrepreneurs may join"))
-    if not a.decided_by:
-        out.append(_("who decides on a request to join"))
-    return out
+    return _lacking((_("how other entrepreneurs may join"), a.procedure),
+                    (_("who decides on a request to join"), a.decided_by))
 
 
 def _withdrawal(b: ContractBody) -> list[str]:
     w = b.withdrawal
-    out = []
-    if not w.causes:
-        out.append(_("at least one cause of withdrawal"))
-    if w.notice_days is None and not w.conditions:
-        out.append(_("the conditions to exercise it (notice)"))
-    return out
+    return _lacking((_("at least one cause of withdrawal"), w.causes),
+                    (_("the conditions to exercise it (notice)"),
+                     w.notice_days is not None or w.conditions))
 
 
 def _common_body(b: ContractBody) -> list[str]:
@@ -231,13 +209,9 @@ def _common_body(b: ContractBody) -> list[str]:
         out.append(_("the person's name and tax code"))
     elif c.kind == "board" and len(c.board) < 2:
         out.append(_("the members of the board"))
-    if not c.powers_management:
-        out.append(_("powers of management"))
-    if not c.powers_representation:
-        out.append(_("powers of representation"))
-    if not c.replacement:
-        out.append(_("rules to replace it"))
-    return out
+    return out + _lacking((_("powers of management"), c.powers_management),
+                          (_("powers of representation"), c.powers_representation),
+                          (_("rules to replace it"), c.replacement))
 
 
 def _decisions(b: ContractBody) -> list[str]:
@@ -262,7 +236,7 @@ def _amendment(b: ContractBody) -> list[str]:
 
 def _tax(b: ContractBody) -> list[str]:
     t = b.tax_registration
-    return [label for label, v in ((_("name"), t.name), (_("tax code"), t.tax_code)) if not v]
+    return _lacking((_("name"), t.name), (_("tax code"), t.tax_code))
 
 
 def build(body: ContractBody) -> Checklist:
