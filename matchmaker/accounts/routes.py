@@ -60,15 +60,29 @@ def _errors(exc: service.AccountError) -> dict[str, str]:
     return {exc.field or "__all__": _(exc.message)}
 
 
+def _audit(request: Request, session: Session, user: User, action: str, *,
+           object_type: str = "user", object_id: int | str | None = None,
+           detail: dict[str, Any] | None = None) -> None:
+    """Record what the user did from this request's address (by default, to their own account)."""
+    service.audit(session, actor=user, action=action, object_type=object_type,
+                  object_id=user.id if object_id is None else object_id, detail=detail,
+                  ip=client_ip(request))
+
+
 # ------------------------------------------------------------------ sign-up, login, logout
+
+
+def _signed_out_form(request: Request, template: str, next: str, user: User | None) -> Response:
+    """Show an empty sign-up or login form, or send a signed-in user on."""
+    if user is not None:
+        return redirect(safe_next(next, "/account"))
+    return render(request, template, {"values": {}, "errors": {}, "next": next})
 
 
 @router.get("/register")
 def register_page(request: Request, next: str = "", user: User | None = CurrentUserDep) -> Response:
     """Show the sign-up form."""
-    if user is not None:
-        return redirect(safe_next(next, "/account"))
-    return render(request, "accounts/register.html", {"values": {}, "errors": {}, "next": next})
+    return _signed_out_form(request, "accounts/register.html", next, user)
 
 
 @router.post("/register", dependencies=[Depends(rate_limit("register"))])
@@ -109,14 +123,7 @@ def register(
             {"values": values, "errors": errors, "next": next},
             status_code=422,
         )
-    service.audit(
-        session,
-        actor=user,
-        action="user.register",
-        object_type="user",
-        object_id=user.id,
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "user.register")
     log_in(request, user)
     flash(request, _("Welcome! Your account is ready."))
     return redirect(safe_next(next, "/firms/new"))
@@ -125,9 +132,7 @@ def register(
 @router.get("/login")
 def login_page(request: Request, next: str = "", user: User | None = CurrentUserDep) -> Response:
     """Show the login form."""
-    if user is not None:
-        return redirect(safe_next(next, "/account"))
-    return render(request, "accounts/login.html", {"values": {}, "errors": {}, "next": next})
+    return _signed_out_form(request, "accounts/login.html", next, user)
 
 
 @router.post("/login", dependencies=[Depends(rate_limit("login"))])
@@ -148,14 +153,7 @@ def login(
             status_code=422,
         )
     log_in(request, user)
-    service.audit(
-        session,
-        actor=user,
-        action="user.login",
-        object_type="user",
-        object_id=user.id,
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "user.login")
     return redirect(safe_next(next, "/firms"))
 
 
@@ -263,6 +261,13 @@ def _account_context(session: Session, user: User, **extra: Any) -> dict[str, An
     }
 
 
+def _account_errors(request: Request, session: Session, user: User, errors: dict[str, str],
+                    **extra: Any) -> Response:
+    """Show the account page again with a form's errors (422)."""
+    ctx = _account_context(session, user, errors=errors, **extra)
+    return render(request, "accounts/account.html", ctx, status_code=422)
+
+
 @router.get("/account")
 def account_page(request: Request, session: Session = SessionDep, user: User = UserDep) -> Response:
     """Show the profile, language, API tokens, data export and account deletion."""
@@ -281,10 +286,8 @@ def account_update(
     try:
         service.update_profile(session, user=user, full_name=full_name, language=language)
     except service.AccountError as exc:
-        ctx = _account_context(session, user)
-        ctx["values"] = {"full_name": full_name, "language": language}
-        ctx["errors"] = _errors(exc)
-        return render(request, "accounts/account.html", ctx, status_code=422)
+        return _account_errors(request, session, user, _errors(exc),
+                               values={"full_name": full_name, "language": language})
     request.session["lang"] = user.language
     flash(request, _("Profile saved."))
     return redirect("/account")
@@ -319,9 +322,7 @@ def account_password(
                 )
             }
     if errors:
-        ctx = _account_context(session, user)
-        ctx["errors"] = errors
-        return render(request, "accounts/account.html", ctx, status_code=422)
+        return _account_errors(request, session, user, errors)
     log_in(request, user)
     flash(request, _("Password changed."))
     return redirect("/account")
@@ -338,15 +339,7 @@ def account_token_create(
     plain, _record = service.issue_api_token(
         session, user=user, name=name or _("API token"), ttl=service.NAMED_TOKEN_TTL
     )
-    service.audit(
-        session,
-        actor=user,
-        action="token.create",
-        object_type="user",
-        object_id=user.id,
-        detail={"name": _record.name},
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "token.create", detail={"name": _record.name})
     ctx = _account_context(session, user, new_token=plain)
     return render(request, "accounts/account.html", ctx, block="tokens")
 
@@ -361,15 +354,7 @@ def account_token_revoke(
     """Revoke one of my API tokens."""
     if not service.revoke_api_token(session, user=user, token_id=token_id):
         raise HTTPException(404, _("No such token"))
-    service.audit(
-        session,
-        actor=user,
-        action="token.revoke",
-        object_type="user",
-        object_id=user.id,
-        detail={"token_id": token_id},
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "token.revoke", detail={"token_id": token_id})
     flash(request, _("Token revoked."))
     return redirect("/account")
 
@@ -404,9 +389,7 @@ def account_delete(
         except service.AccountError as exc:
             errors["delete_password"] = _(exc.message)
     if errors:
-        ctx = _account_context(session, user)
-        ctx["errors"] = errors
-        return render(request, "accounts/account.html", ctx, status_code=422)
+        return _account_errors(request, session, user, errors)
     log_out(request)
     flash(request, _("Your account has been deleted."))
     return redirect("/")
@@ -547,15 +530,8 @@ def firm_members_add(
                 status_code=422,
             )
     service.add_firm_member(session, user=member, firm_id=firm.id, role=role)
-    service.audit(
-        session,
-        actor=user,
-        action="firm.member_set",
-        object_type="firm",
-        object_id=firm.id,
-        detail={"user_id": member.id, "role": role},
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "firm.member_set", object_type="firm", object_id=firm.id,
+           detail={"user_id": member.id, "role": role})
     flash(request, _("%(email)s added to the firm.") % {"email": member.email})
     return redirect(f"/firms/{firm.partita_iva}/members")
 
@@ -582,15 +558,8 @@ def firm_members_remove(
         return _members_page(
             request, session, user, firm, memberships, errors=_errors(exc), status_code=422
         )
-    service.audit(
-        session,
-        actor=user,
-        action="firm.member_removed",
-        object_type="firm",
-        object_id=firm.id,
-        detail={"user_id": user_id},
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "firm.member_removed", object_type="firm", object_id=firm.id,
+           detail={"user_id": user_id})
     flash(request, _("Member removed."))
     if user_id == user.id:
         return redirect("/account")
@@ -709,14 +678,7 @@ def admin_reset_link(
         raise HTTPException(403, _("Not allowed"))
     target = _target_user(session, user_id)
     token = service.issue_reset_token(session, user=target)
-    service.audit(
-        session,
-        actor=user,
-        action="user.reset_link_issued",
-        object_type="user",
-        object_id=target.id,
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "user.reset_link_issued", object_id=target.id)
     link = (
         str(request.base_url).rstrip("/") + "/password-reset/confirm?" + urlencode({"token": token})
     )
@@ -815,15 +777,7 @@ def api_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     plain, record = service.issue_api_token(session, user=user, name="API login")
-    service.audit(
-        session,
-        actor=user,
-        action="token.create",
-        object_type="user",
-        object_id=user.id,
-        detail={"name": record.name},
-        ip=client_ip(request),
-    )
+    _audit(request, session, user, "token.create", detail={"name": record.name})
     return TokenOut(access_token=plain, expires_at=record.expires_at)
 
 
