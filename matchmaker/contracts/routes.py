@@ -89,6 +89,12 @@ def _audit(session: Session, request: Request, user: User, action: str, contract
                            object_id=contract.id, detail=detail, ip=client_ip(request))
 
 
+def _audit_template(session: Session, request: Request, user: User, action: str,
+                    template_id: int, detail: dict[str, Any] | None = None) -> None:
+    accounts_service.audit(session, actor=user, action=action, object_type="clause_template",
+                           object_id=template_id, detail=detail, ip=client_ip(request))
+
+
 def _labels(vocab: dict[str, dict[str, str]]) -> dict[str, str]:
     return {k: _(v["en"]) for k, v in vocab.items()}
 
@@ -558,9 +564,7 @@ async def copy_template_form(request: Request, session: Session = SessionDep,
             "templates": service.list_templates(session, user=user,
                                                 see_all=policy.is_admin(user)),
             "can_manage": True, "errors": exc.errors, "values": values}, status_code=422)
-    accounts_service.audit(session, actor=user, action="clause_template.copy",
-                           object_type="clause_template", object_id=tpl.id,
-                           detail={"from": source.id}, ip=client_ip(request))
+    _audit_template(session, request, user, "clause_template.copy", tpl.id, {"from": source.id})
     flash(request, _("Template copied: edit its clauses, then publish it."))
     return redirect(f"/contract-templates/{tpl.id}")
 
@@ -593,9 +597,7 @@ async def clause_form(request: Request, template_id: int, key: str,
             "edited": {"key": key, **values}}, status_code=422)
     except service.ContractLocked as exc:
         raise HTTPException(409, exc.message) from None
-    accounts_service.audit(session, actor=user, action="clause_template.update",
-                           object_type="clause_template", object_id=tpl.id,
-                           detail={"clause": key}, ip=client_ip(request))
+    _audit_template(session, request, user, "clause_template.update", tpl.id, {"clause": key})
     flash(request, _("Clause saved"))
     return redirect(f"/contract-templates/{tpl.id}#clause-{key}")
 
@@ -611,8 +613,7 @@ def publish_template_form(request: Request, template_id: int, session: Session =
         service.publish_template(session, template=tpl)
     except service.ContractLocked as exc:
         raise HTTPException(409, exc.message) from None
-    accounts_service.audit(session, actor=user, action="clause_template.publish",
-                           object_type="clause_template", object_id=tpl.id, ip=client_ip(request))
+    _audit_template(session, request, user, "clause_template.publish", tpl.id)
     flash(request, _("Template published: contracts can now use %(label)s") % {"label": tpl.label})
     return redirect(f"/contract-templates/{tpl.id}")
 
@@ -625,8 +626,7 @@ def revise_template_form(request: Request, template_id: int, session: Session = 
     if not policy.can_edit_clause_template(user, owner_id=tpl.owner_id):
         raise HTTPException(403, _("Only the template's owner revises it"))
     new = service.revise_template(session, template=tpl, owner=user)
-    accounts_service.audit(session, actor=user, action="clause_template.revise",
-                           object_type="clause_template", object_id=new.id, ip=client_ip(request))
+    _audit_template(session, request, user, "clause_template.revise", new.id)
     flash(request, _("New draft version %(n)s") % {"n": new.number})
     return redirect(f"/contract-templates/{new.id}")
 

@@ -320,6 +320,18 @@ def test_facilitator_copies_edits_and_publishes_a_template(client, db, make_user
     soup = _soup(client.get(url))
     assert "Published" in soup.select_one(".badge").get_text()
     assert soup.find("textarea") is None  # a published version is read-only
+    from sqlalchemy import select
+
+    from matchmaker.accounts.models import AuditEvent
+
+    events = db.scalars(select(AuditEvent).where(AuditEvent.object_type == "clause_template")
+                        .order_by(AuditEvent.id)).all()
+    assert [(e.action, e.object_id, e.actor_id, e.detail) for e in events] == [
+        ("clause_template.copy", str(tid), fac.id, {"from": std.id}),
+        ("clause_template.update", str(tid), fac.id, {"clause": "durata"}),
+        ("clause_template.publish", str(tid), fac.id, None),
+    ]
+    assert all(e.ip for e in events)
     # A different facilitator cannot edit it, and does not see drafts of others.
     other = make_user("facilitator")
     token = login(client, other)
