@@ -205,7 +205,7 @@ def potential_page(request: Request, slug: str, province: str | None = None,
     prov = _province(province)
     board = service.dashboard(session, association=association, viewer=user, province=prov)
     found = service.potential_networks(session, association=association, viewer=user,
-                                       province=prov, chain_codes=board.chain_codes)
+                                       province=prov, board=board)
     return render(request, "associations/potential.html", _base(
         association, potential=found, province=prov,
         networks_available=service.networks_service() is not None,

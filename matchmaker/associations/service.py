@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,6 +67,9 @@ MAX_SHORTLIST = 20
 THIN_STAGE = 3
 TOP_SECTORS = 20
 MAIN_CHAINS = 3
+# Firms in a potential network among the members (chain planner), unless the stages with
+# members ask for more room.
+MIN_POTENTIAL, MAX_POTENTIAL = 4, 10
 CAMPAIGN_TOKEN_DAYS = 90
 _TOKEN_SALT = "matchmaker.associations.campaign"
 
@@ -962,7 +965,6 @@ class Dashboard:
     invited: int
     charts: dict[str, charts.Chart]
     chains: list[ChainGaps]
-    chain_codes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _division_label(division: str) -> str:
@@ -1011,12 +1013,10 @@ def dashboard(session: Session, *, association: Association, viewer: User | None
     # Value chains and their stages, from each code's positions.
     chain_firms: Counter[str] = Counter()
     stage_firms: Counter[tuple[str, str]] = Counter()
-    chain_codes: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for code, edition, n in by_code:
         found = [p for p in _positions(code, edition) if p.stage_index is not None]
         for key in {p.chain_key for p in found}:
             chain_firms[key] += n
-            chain_codes[key].append((code, edition))
         for pair in {(p.chain_key, p.stage_key) for p in found}:
             stage_firms[pair] += n
     chain_rows = [charts.Category(k, chains_ref.chain(k).name(lang), n, f"/chains/{k}")
@@ -1097,7 +1097,7 @@ def dashboard(session: Session, *, association: Association, viewer: User | None
         hidden = max(0, member_count(session, association) - total)
     return Dashboard(association=association, province=province, members=total, hidden=hidden,
                      invited=member_count(session, association, "invited"), charts=built,
-                     chains=gaps, chain_codes=dict(chain_codes))
+                     chains=gaps)
 
 
 def dashboard_summary(board: Dashboard) -> dict[str, Any]:
@@ -1155,63 +1155,81 @@ class PotentialNetwork:
     chain_key: str | None
     chain_name: str | None
     members: list[PotentialMember]
-    covered: list[str]
-    uncovered: list[str]
+    covered: list[str]  # stage names, in chain order
+    uncovered: list[str]  # every stage the network leaves out (absent ones included)
     fit: float
+    absent: list[str] = field(default_factory=list)  # stages no member (in scope) is in
 
     @property
     def firm_ids(self) -> list[int]:
-        """Return the member firm ids, promoter first."""
+        """Return the member firm ids, the anchor (the would-be promoter) first."""
         return [m.firm_id for m in self.members]
+
+    @property
+    def left_out(self) -> list[str]:
+        """Return the uncovered stages that members do cover: room ran out for them."""
+        return [s for s in self.uncovered if s not in self.absent]
+
+
+def _potential(s: Any) -> PotentialNetwork:
+    members = [PotentialMember(m.firm.firm_id, m.firm.partita_iva, m.firm.name, m.firm.comune,
+                               m.firm.province, (m.new_stages or m.stages or [""])[0],
+                               list(m.roles))
+               for m in s.members]
+    return PotentialNetwork(s.chain_key, s.chain_name, members, [n for _k, n in s.covered],
+                            [n for _k, n in s.uncovered], float(s.mean_fit),
+                            [n for _k, n in s.absent])
 
 
 def potential_networks(
     session: Session, *, association: Association, viewer: User | None, province: str | None,
-    chain_codes: dict[str, list[tuple[str, str]]], size: int = 4, seeds_per_chain: int = 2,
-    limit: int = 5,
+    board: Dashboard | None = None, size: int | None = None,
 ) -> list[PotentialNetwork]:
-    """Return the strongest networks the suggestion finds among the members, best fit first.
+    """Return, for each main value chain of the members in scope, the strongest network the
+    chain planner finds among them (no seed: it picks the anchor); the networks covering
+    the most stages first, then the best fitting (the planner's own order).
 
-    Seeds are members (in the province, when one is chosen) of the main value chains; every
-    firm that is not a member is left out of the suggestions.
+    The scope is the dashboard's: the active members the viewer may see, in the province when
+    one is chosen (members outside the association's area count, as on the dashboard). Only
+    they are candidates, so a firm that is not a member is never proposed. Unless `size` is
+    given, a network has room for every stage that has a member (4 firms at least, 10 at
+    most), so it covers all of them; the stages no member is in are its gaps (`absent`).
     """
     networks = networks_service()
-    if networks is None or not chain_codes:
+    if networks is None or not hasattr(networks, "suggest_for_chain"):
         return []
-    scope = _scope(session, association, viewer, province)
-    outsiders = firms_service.firm_ids(
-        session, where=firms_service.scope_clause(exclude_ids=_member_select(association.id)))
+    province = province.upper() if province else None
+    if board is None:
+        board = dashboard(session, association=association, viewer=viewer, province=province)
+    if not board.chains:
+        return []
+    in_scope = firms_service.firm_ids(session, where=_scope(session, association, viewer,
+                                                            province))
+    if len(in_scope) < 2:
+        return []
     found: dict[frozenset[int], PotentialNetwork] = {}
-    main = sorted(chain_codes, key=lambda k: -len(chain_codes[k]))[:MAIN_CHAINS]
-    for key in main:
-        seeds = firms_service.firms_with_codes(session, codes=chain_codes[key], visible=scope,
-                                               limit=seeds_per_chain)
-        for seed in seeds:
-            try:
-                s = networks.suggest(session, seed=seed, viewer=viewer, size=size,
-                                     chain_key=key, exclude_firm_ids=outsiders)
-            except ValueError as exc:  # a seed the planner cannot serve: try the next one
-                log.info("no network around %s: %s", seed.partita_iva, exc)
-                continue
-            if len(s.members) < 2:
-                continue
-            members = [PotentialMember(m.firm.firm_id, m.firm.partita_iva, m.firm.name,
-                                       m.firm.comune, m.firm.province,
-                                       (m.new_stages or m.stages or [""])[0], list(m.roles))
-                       for m in s.members]
-            ids = frozenset(m.firm_id for m in members)
-            if ids in found:
-                continue
-            found[ids] = PotentialNetwork(s.chain_key, s.chain_name, members,
-                                          [n for _k, n in s.covered], [n for _k, n in s.uncovered],
-                                          float(s.mean_fit))
-    # Best first, leaving out near-copies (most firms in common with one already kept).
-    kept: list[PotentialNetwork] = []
-    for net in sorted(found.values(), key=lambda n: -n.fit):
-        ids = set(net.firm_ids)
-        if all(len(ids & set(k.firm_ids)) / len(ids | set(k.firm_ids)) < 0.6 for k in kept):
-            kept.append(net)
-    return kept[:limit]
+    for chain in board.chains:
+        present = sum(1 for st in chain.stages if st.members)
+        want = size or min(MAX_POTENTIAL, max(MIN_POTENTIAL, present))
+        try:
+            s = networks.suggest_for_chain(session, chain_key=chain.key, province=province,
+                                           viewer=viewer, size=want,
+                                           restrict_firm_ids=in_scope)
+            left = [k for k, _n in s.uncovered if k not in {a for a, _m in s.absent}]
+            if size is None and left and len(s.members) == want < MAX_POTENTIAL:
+                # Secondary activities put members in more stages than their main one says:
+                # make room for them.
+                s = networks.suggest_for_chain(
+                    session, chain_key=chain.key, province=province, viewer=viewer,
+                    size=min(MAX_POTENTIAL, want + len(left)), restrict_firm_ids=in_scope)
+        except ValueError as exc:  # fewer than two members in the chain: nothing to propose
+            log.info("no potential %s network for %s: %s", chain.key, association.slug, exc)
+            continue
+        if len(s.members) < 2:
+            continue
+        net = _potential(s)
+        found.setdefault(frozenset(net.firm_ids), net)
+    return sorted(found.values(), key=lambda n: (-len(n.covered), -n.fit))
 
 
 # ------------------------------------------------------------------------------ shortlists
