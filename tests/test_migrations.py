@@ -6,6 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from matchmaker import migrate
+from matchmaker.firms import search
 from matchmaker.models import Base
 from tests.conftest import fresh_database_url
 
@@ -21,7 +22,8 @@ def test_upgrade_from_empty_matches_models_and_downgrade_empties() -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                      "include_name": search.include_name})
             diff = compare_metadata(ctx, Base.metadata)
             assert diff == [], diff
             tables = set(inspect(conn).get_table_names())

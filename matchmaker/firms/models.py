@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matchmaker.db import Base, TimestampMixin, utcnow
+from matchmaker.firms import search
 
 
 class Firm(TimestampMixin, Base):
@@ -44,7 +45,7 @@ class Firm(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str | None] = mapped_column(String(254))
     website: Mapped[str | None] = mapped_column(String(300))
-    visibility: Mapped[str] = mapped_column(String(12), default="public")
+    visibility: Mapped[str] = mapped_column(String(12), default="public", index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     secondary_codes: Mapped[list["FirmAteco"]] = relationship(
@@ -61,6 +62,10 @@ class Firm(TimestampMixin, Base):
     def goals(self) -> list[str]:
         """Return the firm's goal keys."""
         return [g.goal for g in self.goal_links]
+
+
+# The full-text search index lives with the table (create_all) and in revision 0002.
+search.attach(Firm.__table__)
 
 
 class FirmAteco(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from matchmaker.db import utcnow
+from matchmaker.firms import search
 from matchmaker.firms.models import Firm, FirmAteco, FirmChange, FirmGoal, FirmImport
 from matchmaker.firms.schemas import (
     ALL_COLUMNS,
@@ -283,19 +284,10 @@ def delete_firm(session: Session, *, firm: Firm) -> None:
     _notify(session, [fid])
 
 
-def _filtered(stmt: Select, f: FirmFilters) -> Select:
+def _filtered(stmt: Select, f: FirmFilters, dialect: str) -> Select:
     if f.q:
-        like = f"%{f.q.strip().lower()}%"
         digits = f.q.strip().upper().removeprefix("IT").replace(" ", "")
-        stmt = stmt.where(
-            or_(
-                func.lower(Firm.name).like(like),
-                func.lower(Firm.comune_name).like(like),
-                func.lower(Firm.offers).like(like),
-                func.lower(Firm.needs).like(like),
-                Firm.partita_iva == digits,
-            )
-        )
+        stmt = stmt.where(or_(search.match(dialect, f.q), Firm.partita_iva == digits))
     if f.region:
         stmt = stmt.where(Firm.region_code == f.region.zfill(2))
     if f.province:
@@ -365,7 +357,7 @@ def list_firms(
     """Return one page of firms matching the filters, among those the viewer may see."""
     page = max(1, page)
     per_page = min(max(1, per_page), 200)
-    base = _filtered(select(Firm), filters)
+    base = _filtered(select(Firm), filters, session.get_bind().dialect.name)
     if visible is not None:
         base = base.where(visible)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
@@ -437,7 +429,7 @@ def firm_to_row(firm: Firm) -> dict[str, str]:
 
 def export_csv(session: Session, *, visible: Any = None, filters: FirmFilters | None = None) -> str:
     """Write firms to CSV text in the import format."""
-    stmt = _filtered(select(Firm), filters or FirmFilters())
+    stmt = _filtered(select(Firm), filters or FirmFilters(), session.get_bind().dialect.name)
     if visible is not None:
         stmt = stmt.where(visible)
     out = io.StringIO()

@@ -45,6 +45,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from matchmaker.firms import search
+
 FORMATS = ("auto", "native", "jsonl")
 JSONL_FORMAT = "matchmaker-jsonl"
 JSONL_VERSION = 1
@@ -128,10 +130,16 @@ def detect_format(path: Path) -> str:
                       "JSON lines)")
 
 
+def _data_table(name: str, _meta: MetaData) -> bool:
+    """Reflect the tables that hold data, not the search index's (rebuilt from `firm`)."""
+    return not search.is_search_object(name, "table")
+
+
 def data_tables(conn: Connection) -> list[str]:
     """Return the database's tables that hold data (not Alembic's, not SQLite's own)."""
     names = inspect(conn).get_table_names()
-    return [n for n in names if n != ALEMBIC_TABLE and not n.startswith("sqlite_")]
+    return [n for n in names if n != ALEMBIC_TABLE and not n.startswith("sqlite_")
+            and not search.is_search_object(n, "table")]
 
 
 def is_empty(url: str) -> bool:
@@ -208,7 +216,8 @@ def _backup_sqlite(url: str, partial: Path) -> tuple[int, int]:
 
 def _sqlite_counts(conn: sqlite3.Connection) -> tuple[int, int]:
     names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+        if not search.is_search_object(r[0], "table")]
     rows = sum(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names)
     return len(names), rows
 
@@ -260,7 +269,7 @@ def _dump_jsonl(url: str, partial: Path, *, gz: bool) -> tuple[int, int]:
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             meta = MetaData()
-            meta.reflect(conn)
+            meta.reflect(conn, only=_data_table)
             tables = list(meta.sorted_tables)
             revision = None
             if ALEMBIC_TABLE in meta.tables:
@@ -391,7 +400,7 @@ def _sqlite_source(path: Path) -> _Source:
         "sqlite://", creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True))
     with engine.connect() as conn:
         meta = MetaData()
-        meta.reflect(conn)
+        meta.reflect(conn, only=_data_table)
         revision = None
         if ALEMBIC_TABLE in meta.tables:
             revision = conn.execute(select(meta.tables[ALEMBIC_TABLE])).scalar()
@@ -455,7 +464,7 @@ def _load(url: str, source: _Source) -> tuple[int, int]:
         _ensure_schema(url, engine, source)
         with engine.connect() as conn, conn.begin():
             meta = MetaData()
-            meta.reflect(conn)
+            meta.reflect(conn, only=_data_table)
             if ALEMBIC_TABLE in source.tables and ALEMBIC_TABLE not in meta.tables:
                 conn.execute(text(f"CREATE TABLE {ALEMBIC_TABLE} (version_num VARCHAR(32) NOT "
                                   f"NULL, CONSTRAINT {ALEMBIC_TABLE}_pkc PRIMARY KEY "
