@@ -45,7 +45,7 @@ class Firm(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str | None] = mapped_column(String(254))
     website: Mapped[str | None] = mapped_column(String(300))
-    visibility: Mapped[str] = mapped_column(String(12), default="public", index=True)
+    visibility: Mapped[str] = mapped_column(String(12), default="public")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     secondary_codes: Mapped[list["FirmAteco"]] = relationship(

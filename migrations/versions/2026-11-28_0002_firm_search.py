@@ -1,5 +1,4 @@
-"""firm full-text search (SQLite FTS5 table and triggers, PostgreSQL GIN index) and an index on
-firm.visibility
+"""firm full-text search (SQLite FTS5 table and triggers, PostgreSQL GIN index)
 
 Revision ID: 0002
 Revises: 0001
@@ -19,14 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("firm", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_firm_visibility"), ["visibility"], unique=False)
-    # Created after any batch operation on firm: a SQLite table rebuild would drop triggers.
-    # Indexes the firms already there.
+    # Indexes the firms already there. (A later batch operation that rebuilds the SQLite firm
+    # table drops the triggers: call search.create_sqlite after it.)
     search.create(op.get_bind())
 
 
 def downgrade() -> None:
     search.drop(op.get_bind())
-    with op.batch_alter_table("firm", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_firm_visibility"))
