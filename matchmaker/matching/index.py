@@ -222,6 +222,10 @@ def get_index(session: Session, *, model: RecommenderModel | None = None) -> Rec
     key = _key(session)
     with _global:
         lock = _build_locks.setdefault(key, threading.Lock())
+    # Take a database connection before the lock, never while holding it: requests that wait
+    # for the lock hold their connections, and a lock holder waiting for a free connection
+    # would stall every one of them until the pool timeout (seen under load on PostgreSQL).
+    session.connection()
     with lock:
         idx = _indexes.get(key)
         if idx is None or (model is not None and idx.model is not model):
