@@ -56,7 +56,8 @@ class Firm(TimestampMixin, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_firm_name", "name"),)
+    # (name, id): the registry lists by name with id as the tie-break, straight from the index.
+    __table_args__ = (Index("ix_firm_name", "name", "id"),)
 
     @property
     def goals(self) -> list[str]:

@@ -317,7 +317,24 @@ def restore(url: str, path: str | Path, *, force: bool = False) -> Result:
         tables, rows = _load(url, _sqlite_source(src))
     else:
         tables, rows = _load(url, _jsonl_source(src))
+    if kind != "sqlite" or not target_sqlite:  # (a SQLite file copy keeps its statistics)
+        _analyze(url)
     return Result("restore", src, kind, tables, rows, time.perf_counter() - t0)
+
+
+def _analyze(url: str) -> None:
+    """Gather planner statistics for the rows just loaded.
+
+    Without them PostgreSQL plans the first minutes of queries blind (the registry list sorted
+    100k rows on disk instead of reading the name index) until autovacuum gets to the tables.
+    """
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    finally:
+        engine.dispose()
 
 
 def _restore_sqlite(url: str, backup_file: Path) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""firm full-text search (SQLite FTS5 table and triggers, PostgreSQL GIN index)
+"""firm full-text search (SQLite FTS5 table and triggers, PostgreSQL GIN index); the name index
+covers (name, id), the registry's order
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.drop_index("ix_firm_name", table_name="firm")
+    op.create_index("ix_firm_name", "firm", ["name", "id"], unique=False)
     # Indexes the firms already there. (A later batch operation that rebuilds the SQLite firm
     # table drops the triggers: call search.create_sqlite after it.)
     search.create(op.get_bind())
@@ -25,3 +28,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     search.drop(op.get_bind())
+    op.drop_index("ix_firm_name", table_name="firm")
+    op.create_index("ix_firm_name", "firm", ["name"], unique=False)

@@ -195,3 +195,27 @@ def test_a_sqlite_backup_moves_into_postgresql(source_url, target_url, tmp_path:
     ops_backup.restore(target_url, ops_backup.backup(f"sqlite:///{lite}", tmp_path / "l.bak").path)
     assert _count(target_url, Firm) == 40
     assert JSONL_FORMAT in path.read_text().splitlines()[0]
+
+
+def test_a_logical_restore_is_searchable_and_has_planner_statistics(source_url, target_url,
+                                                                    tmp_path: Path) -> None:
+    """The full-text index follows the restored rows, and the planner is not left blind."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    path = tmp_path / "b.jsonl"
+    ops_backup.backup(source_url, path, fmt="jsonl")
+    ops_backup.restore(target_url, path)
+    engine = make_engine(target_url)
+    try:
+        with Session(engine) as s:
+            firm = s.scalars(select(Firm).order_by(Firm.id).limit(1)).one()
+            word = max(firm.name.split(), key=len)
+            found = firms_service.list_firms(s, filters=firms_service.FirmFilters(q=word),
+                                             per_page=200)
+            assert firm.id in {f.id for f in found.items}
+            stats = ("SELECT count(*) FROM pg_stats WHERE tablename = 'firm'" if is_postgres()
+                     else "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'firm'")
+            assert s.scalar(text(stats)) > 0
+    finally:
+        engine.dispose()
