@@ -32,7 +32,7 @@ def landing(
 def set_language(
     request: Request,
     lang: str = Form("it"),
-    next: str = Form("/"),  # noqa: A002
+    next: str = Form("/"),
     session: Session = Depends(get_session, scope="function"),
     user: User | None = Depends(current_user),
 ) -> Response:

@@ -5,9 +5,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -68,7 +68,7 @@ def create_app() -> FastAPI:
     install_accounts(app)
 
     @app.middleware("http")
-    async def language_and_headers(request: Request, call_next):  # noqa: ANN202
+    async def language_and_headers(request: Request, call_next):
         # ?lang= for one page, then the session (the signed-in user's preference or the last
         # switch), then the long-lived cookie, then the browser's Accept-Language.
         session_lang = request.session.get("lang") if "session" in request.scope else None

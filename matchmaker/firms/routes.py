@@ -250,7 +250,7 @@ async def import_upload(
     if not policy.can_import_firms(user):
         raise HTTPException(403, _("Your role cannot import firms"))
     content = await file.read()
-    job, report = service.stage_import(
+    job, _report = service.stage_import(
         session, filename=file.filename or "upload.csv", content=content, user_id=user.id,
         skip_invalid=skip_invalid, can_update=_updater(session, user),
     )

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError as StdnumError
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength
+from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import iva
 
 from matchmaker.i18n import gettext as _
@@ -289,8 +290,7 @@ def _pydantic_errors(exc: ValidationError) -> dict[str, str]:
         loc = [str(p) for p in e.get("loc", ()) if not isinstance(p, int)]
         key = loc[0] if loc else "__all__"
         msg = e.get("msg", "invalid")
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+        msg = msg.removeprefix("Value error, ")
         if e.get("type") == "extra_forbidden":
             msg = _("unknown field")
         errors.setdefault(key, msg)

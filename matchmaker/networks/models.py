@@ -6,7 +6,7 @@ the same stale state.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -75,7 +75,7 @@ class Network(TimestampMixin, Base):
         order_by="NetworkActivity.id",
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (CheckConstraint(f"status IN ({_in(NETWORK_STATUSES)})", name="status"),)
 
 
@@ -176,7 +176,7 @@ class Introduction(TimestampMixin, Base):
         order_by="IntroductionMessage.id",
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (CheckConstraint(f"status IN ({_in(INTRODUCTION_STATUSES)})", name="status"),)
 
 

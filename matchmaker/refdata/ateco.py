@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import ateco as _ateco
@@ -92,13 +92,13 @@ def _edition(edition: str | int) -> str:
         ) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _nodes(edition: str) -> dict[str, dict[str, Any]]:
     """Return the code -> node table of an edition (the ateco package's own cached table)."""
     return _ateco_load.load_nodes(edition)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _children_index(edition: str) -> dict[str | None, tuple[str, ...]]:
     """Return parent code -> child codes (sorted) for an edition."""
     out: dict[str | None, list[str]] = {}
@@ -107,7 +107,7 @@ def _children_index(edition: str) -> dict[str | None, tuple[str, ...]]:
     return {parent: tuple(sorted(codes)) for parent, codes in out.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _correspondence() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Return the ISTAT 2025<->2022 table as (2025 -> 2022, 2022 -> 2025) target tuples.
 
@@ -167,7 +167,7 @@ def _section_of(code: str, edition: str) -> str:
     return node["code"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _subcategories_under(code: str, edition: str) -> tuple[str, ...]:
     """Return every subcategory at or below a code, in code order."""
     if _nodes(edition)[code]["level"] == "subcategory":
@@ -178,7 +178,7 @@ def _subcategories_under(code: str, edition: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sector_division_2025(code: str) -> str | None:
     """Return the most frequent 2022 division that a 2025 code's subcategories map to."""
     node = _nodes("2025")[code]
@@ -219,7 +219,7 @@ def _title_en(code: str, edition: str, level: str) -> str | None:
     return titles.get(targets[0])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _make(code: str, edition: str) -> AtecoCode:
     """Build the AtecoCode for a canonical code known to exist in an edition."""
     node = _nodes(edition)[code]
@@ -283,7 +283,7 @@ def lookup(code: str, edition: str | None = None) -> AtecoCode | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _search_index(edition: str) -> tuple[tuple[str, str, str, tuple[str, ...], int], ...]:
     """Return (code, compact code, folded title, title words, depth) for an edition."""
     rows = []
@@ -405,7 +405,7 @@ def convert(code: str, from_edition: str, to_edition: str) -> Conversion:
     return Conversion(src, targets, len(targets) > 1, note)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sorted_codes(edition: str) -> tuple[str, ...]:
     """Return every code of an edition in code order."""
     return tuple(sorted(_nodes(edition)))
