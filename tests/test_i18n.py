@@ -54,7 +54,7 @@ def test_catalogue_is_valid_without_duplicates_or_fuzzy_entries() -> None:
     with PO.open("rb") as fh:
         catalogue = read_po(fh, locale="it")
     assert catalogue.plural_forms == "nplurals=2; plural=(n != 1);"
-    ids = re.findall(r'^msgid "(.*)"\n', PO.read_text(encoding="utf-8"), flags=re.M)
+    ids = re.findall(r'^msgid "(.*)"\n', PO.read_text(encoding="utf-8"), flags=re.MULTILINE)
     duplicates = [m for m, n in Counter(ids).items() if n > 1 and m]
     assert not duplicates, f"msgids that appear twice (the first one wins): {duplicates}"
     fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]

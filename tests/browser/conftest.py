@@ -111,7 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, _chromium_available: None) 
     log = work / "server.log"
     _build_schema(db_url)
     seeded = subprocess.run(_cli("demo", "--firms", str(DEMO_FIRMS)), cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     if seeded.returncode != 0:
         raise RuntimeError(f"demo seeding failed:\n{seeded.stdout[-2000:]}\n{seeded.stderr[-3000:]}")
     port = _free_port()
@@ -168,7 +168,7 @@ def axe_source() -> str:
         done = subprocess.run(
             [npm, "install", "--prefix", str(VENDOR), "--no-save", "--no-audit", "--no-fund",
              "--no-package-lock", f"axe-core@{AXE_VERSION}"],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=300, check=False,
         )
         if done.returncode != 0 or not AXE_JS.exists():
             pytest.skip(f"could not install axe-core from npm: {done.stderr[-500:]}")

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("playwright")
 
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
-from tests.browser.helpers import (  # noqa: E402
+from tests.browser.helpers import (
     DEMO_ADMIN,
     DEMO_FACILITATOR,
     DEMO_OWNER,

@@ -49,7 +49,7 @@ def brianza(db):
 
 
 def test_complementary_suppliers_nearby_outrank_a_distant_same_sector_firm(db, brianza):
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, _sicily = brianza
     result = service.recommend(db, firm=seeker, viewer=None, limit=10)
     names = [s.name for s in result.items]
     assert names.index("Finissaggio Lariano") < names.index("Mobili Palermitani")
@@ -62,7 +62,7 @@ def test_complementary_suppliers_nearby_outrank_a_distant_same_sector_firm(db, b
 
 
 def test_reasons_name_the_evidence(db, brianza):
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, _sicily = brianza
     items = {s.name: s for s in service.recommend(db, firm=seeker, viewer=None).items}
     monza_reasons = " ".join(items["Colorificio Monzese"].reasons)
     assert "vernici" in monza_reasons  # they offer what you need, in the owner's words
@@ -84,7 +84,7 @@ def test_reciprocal_match_outranks_one_sided_match(db):
 
 def test_constraints_self_hidden_radius_exclusions_and_same_owner(db, brianza, make_user):
     seeker, como, monza, sicily = brianza
-    hidden = _firm(db, name="Nascosta", ateco="13.30", comune_istat="108028", visibility="hidden")
+    _firm(db, name="Nascosta", ateco="13.30", comune_istat="108028", visibility="hidden")
     owner = make_user("owner", firms=[seeker.id])
     sister = _firm(db, name="Sorella", ateco="13.30", comune_istat="108028")
     from matchmaker.accounts import service as accounts_service
@@ -108,7 +108,7 @@ def test_constraints_self_hidden_radius_exclusions_and_same_owner(db, brianza, m
 
 
 def test_filters_goal_sector_size(db, brianza):
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, _sicily = brianza
     _firm(db, name="Con obiettivo", ateco="16.23", comune_istat="108028", goals=["training"],
           employees=60, turnover_eur=12_000_000)
     by_goal = service.recommend(db, firm=seeker, viewer=None, goal="training").items
@@ -122,7 +122,7 @@ def test_filters_goal_sector_size(db, brianza):
 
 
 def test_index_follows_changes_without_restart(db, brianza):
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, sicily = brianza
     assert any(s.name == "Mobili Palermitani" for s in service.recommend(db, firm=seeker, viewer=None).items)
     firms_service.delete_firm(db, firm=sicily)
     newcomer = _firm(db, name="Nuova Tappezzeria", ateco="13.92", comune_istat="108028",

@@ -11,7 +11,7 @@ def _soup(resp):
 
 
 def test_api_recommendations_have_components_and_reasons(client, brianza, make_user, api_headers):  # noqa: F811
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, _sicily = brianza
     headers = api_headers(make_user("owner", firms=[seeker.id]))
     resp = client.get(f"/api/v1/firms/{seeker.partita_iva}/recommendations?limit=2", headers=headers)
     assert resp.status_code == 200, resp.text
@@ -54,7 +54,7 @@ def test_panel_filters_refresh_only_the_list(client, brianza, make_user, login):
 
 
 def test_why_not_page_names_the_constraint(client, brianza, make_user, login):  # noqa: F811
-    seeker, como, monza, sicily = brianza
+    seeker, _como, _monza, sicily = brianza
     login(client, make_user("owner", firms=[seeker.id], language="en"))
     resp = client.get(f"/firms/{seeker.partita_iva}/why?other={sicily.partita_iva}&radius_km=50")
     soup = _soup(resp)
@@ -66,7 +66,7 @@ def test_why_not_page_names_the_constraint(client, brianza, make_user, login):  
 
 
 def test_exclusions_through_the_form_and_api(client, brianza, make_user, login, api_headers):  # noqa: F811
-    seeker, como, monza, sicily = brianza
+    seeker, como, _monza, _sicily = brianza
     owner = make_user("owner", firms=[seeker.id])
     token = login(client, owner)
     resp = client.post(f"/firms/{seeker.partita_iva}/exclusions",

@@ -270,7 +270,7 @@ def test_italian_pages(client, login, pool, db, make_user):
 
 
 def test_interest_from_the_suggestions_page(client, login, pool):
-    seed, others, boss, _owners = pool
+    seed, _others, boss, _owners = pool
     token = login(client, boss)
     firm_page = _soup(client.get(f"/firms/{seed.partita_iva}"))
     assert firm_page.select_one(f"a[href='/networks/new?seed={seed.partita_iva}']") is not None
