@@ -86,7 +86,7 @@ def sector_links(session: Session, n_divisions: int,
 
     try:
         links = io_ref.active_links(session)
-    except Exception:  # noqa: BLE001 - no table loaded or schema without it: value chains only
+    except Exception:  # no table loaded or schema without it: value chains only
         log.exception("input-output table could not be read; using value chains only")
         links = None
     if links is None:
@@ -162,7 +162,7 @@ def refresh(idx: RecommenderIndex, session: Session, firm_ids: set[int]) -> None
     new = [r for r in recs if r.id not in a.row_of]
     if new:
         n0, m = a.size, len(new)
-        grow_i = lambda arr, fill, dt: np.concatenate([arr, np.full(m, fill, dtype=dt)])  # noqa: E731
+        grow_i = lambda arr, fill, dt: np.concatenate([arr, np.full(m, fill, dtype=dt)])
         a.ids = np.concatenate([a.ids, np.array([r.id for r in new], dtype=np.int64)])
         a.piva = np.concatenate([a.piva, np.array([r.partita_iva for r in new], dtype=object)])
         a.names.extend(r.name for r in new)
