@@ -186,7 +186,7 @@ def _suggestion(idx: index_mod.RecommenderIndex, q: Query, scored: Any, row: int
         rank=rank, firm_id=int(a.ids[row]), partita_iva=str(a.piva[row]), name=a.names[row],
         comune=comune.name, province=comune.province, ateco=info.code,
         ateco_title=code.title if code else None,
-        sme_class=[k for k, v in SME_INDEX.items() if v == sme][0] if sme >= 0 else None,
+        sme_class=next(k for k, v in SME_INDEX.items() if v == sme) if sme >= 0 else None,
         distance_km=round(float(scored.distance_km[row]), 1),
         score=round(float(scored.total[row]), 4), components=comps, contributions=contrib,
         reasons=reasons(idx, q, row, feats) if feats is not None else [],
