@@ -55,7 +55,7 @@ class Firm(TimestampMixin, Base):
         back_populates="firm", cascade="all, delete-orphan", order_by="FirmGoal.goal"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
     # (name, id): the registry lists by name with id as the tie-break, straight from the index.
     __table_args__ = (Index("ix_firm_name", "name", "id"),)
 
