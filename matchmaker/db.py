@@ -87,11 +87,18 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_session(request: Request = None) -> Iterator[Session]:  # type: ignore[assignment]
-    """Yield a session that commits on success and rolls back on error."""
+    """Yield a session that commits on success and rolls back on error.
+
+    While it is open the session is also the request's (`request_session`): code that runs
+    inside the request without the dependency, such as a template helper, uses it rather than
+    opening a second session, so a request never holds two pool connections at once.
+    """
     session = get_sessionmaker()()
     writes = request is not None and request.method in WRITE_METHODS
     if writes and session.get_bind().dialect.name == "sqlite":
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    if request is not None:
+        request.state.db_session = session
     try:
         yield session
         session.commit()
@@ -100,3 +107,10 @@ def get_session(request: Request = None) -> Iterator[Session]:  # type: ignore[a
         raise
     finally:
         session.close()
+        if request is not None and getattr(request.state, "db_session", None) is session:
+            del request.state.db_session
+
+
+def request_session(request: Request) -> Session | None:
+    """Return the session `get_session` opened for this request while it is still open."""
+    return getattr(request.state, "db_session", None)

@@ -12,7 +12,7 @@ from matchmaker.accounts import policy
 from matchmaker.accounts import service as accounts_service
 from matchmaker.accounts.deps import require_user
 from matchmaker.accounts.models import User
-from matchmaker.db import get_session
+from matchmaker.db import get_session, request_session
 from matchmaker.firms import service as firms_service
 from matchmaker.firms.models import Firm
 from matchmaker.firms.schemas import GOALS
@@ -59,6 +59,15 @@ def unread_notifications(request: Request) -> int:
     user = getattr(request.state, "user_view", None)
     if user is None:
         return 0
+    # The page's own session when it is open: a second session would take a second pool
+    # connection while the page holds one, and once every connection is held by a page
+    # waiting for another, all of them wait out the pool timeout (30 s stalls under load).
+    session = request_session(request)
+    if session is not None:
+        try:
+            return service.unread_count(session, user_id=user.id)
+        except SQLAlchemyError:
+            return 0  # a badge must never break a page
     provider = request.app.dependency_overrides.get(get_session, get_session)
     gen = provider()
     try:
