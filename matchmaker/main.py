@@ -7,7 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -135,6 +136,26 @@ def create_app() -> FastAPI:
         return render(
             request, "error.html", {"status_code": 422, "detail": errors}, status_code=422
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        # Overload, not a bug: SQLite's writer lock not obtained within the busy timeout, or no
+        # pooled connection free within the pool timeout. Say so and when to retry (503);
+        # nothing was written. Any other database error stays a 500.
+        if isinstance(exc, OperationalError) and "database is locked" not in str(exc.orig):
+            raise exc
+        log.warning("database busy: %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0][:200])
+        detail = i18n.gettext(
+            "The service is busy: nothing was saved, please try again in a moment.")
+        headers = {"Retry-After": "2"}
+        if _wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+        resp = render(request, "error.html", {"status_code": 503, "detail": detail},
+                      status_code=503)
+        resp.headers.update(headers)
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

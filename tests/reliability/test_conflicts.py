@@ -23,6 +23,7 @@ from matchmaker.db import make_engine
 from matchmaker.firms import service
 from matchmaker.firms.models import Firm
 from matchmaker.firms.schemas import validate_firm
+from tests.conftest import TEST_DB_URL
 from tests.firms.helpers import firm_payload
 from tests.reliability.helpers import drop_database, scratch_url, serving
 
@@ -284,3 +285,49 @@ def test_a_reading_request_survives_a_concurrent_writer_on_sqlite(tmp_path: Path
             assert s.scalars(select(ApiToken)).one().last_used_at is None  # skipped, no error
     finally:
         engine.dispose()
+
+
+def test_a_write_the_database_cannot_take_gets_503_and_nothing_is_lost(tmp_path: Path) -> None:
+    """SQLite's writer lock held past the busy timeout (overload): a 503 with Retry-After that
+    says nothing was saved, not a 500; once the lock is free the same save succeeds."""
+    if not TEST_DB_URL.startswith("sqlite"):
+        pytest.skip("SQLite's single writer lock")
+    from matchmaker.accounts import service as accounts
+
+    db_file = tmp_path / "busy.db"
+    url = f"sqlite:///{db_file}"
+    migrate.upgrade("head", url=url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            user = accounts.create_user(s, email="busy@example.it", password="x" * 16,
+                                        role="owner")
+            firm = service.create_firm(s, data=validate_firm(firm_payload(31)))
+            accounts.add_firm_member(s, user=user, firm_id=firm.id, role="owner")
+            token, _ = accounts.issue_api_token(s, user=user, name="t", ttl=None)
+            s.commit()
+            piva = firm.partita_iva
+    finally:
+        engine.dispose()
+    auth = {"Authorization": f"Bearer {token}"}
+    with serving(url, tmp_path / "busy.log", MATCHMAKER_SQLITE_BUSY_TIMEOUT_MS="300") as server:
+        server.wait_ready()
+        path = f"{server.base}/api/v1/firms/{piva}"
+        assert httpx.get(path, headers=auth, timeout=30).status_code == 200
+        holder = sqlite3.connect(db_file, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            busy = httpx.patch(path, headers={**auth, "Accept-Language": "en"}, timeout=30,
+                               json={"offers": "Nuova offerta"})
+            page = httpx.get(f"{server.base}/firms", timeout=30)  # readers are not blocked
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert busy.status_code == 503, busy.text[:300]
+        assert busy.headers["retry-after"] == "2"
+        assert "nothing was saved" in busy.json()["detail"]
+        assert page.status_code == 200
+        assert httpx.get(path, headers=auth, timeout=30).json()["offers"] != "Nuova offerta"
+        again = httpx.patch(path, headers=auth, timeout=30, json={"offers": "Nuova offerta"})
+        assert again.status_code == 200, again.text[:300]
+        assert httpx.get(path, headers=auth, timeout=30).json()["offers"] == "Nuova offerta"
