@@ -370,24 +370,15 @@ def resolve_area(
     """Return the region (name or ISTAT code) and province (sigla or name) asked for."""
     reg = prov = None
     if region:
-        key = region.strip().casefold()
-        for r in places.regions():
-            names = {r.name.casefold(), *(p.strip().casefold() for p in r.name.split("/"))}
-            if key in names or key == r.code or key == r.code.lstrip("0"):
-                reg = r
-                break
-        if reg is None:
-            raise NetworkError(_("unknown region %(r)s") % {"r": region}, "region")
+        try:
+            reg = places.region(region)
+        except places.PlaceError:
+            raise NetworkError(_("unknown region %(r)s") % {"r": region}, "region") from None
     if province:
-        key = province.strip().casefold()
-        for p in places.provinces():
-            names = {p.sigla.casefold(), p.name.casefold()}
-            names |= {part.strip().casefold() for part in p.name.split("/")}
-            if key in names:
-                prov = p
-                break
-        if prov is None:
-            raise NetworkError(_("unknown province %(p)s") % {"p": province}, "province")
+        try:
+            prov = places.province(province)
+        except places.PlaceError:
+            raise NetworkError(_("unknown province %(p)s") % {"p": province}, "province") from None
         if reg is not None and prov.region_code != reg.code:
             raise NetworkError(
                 _("the province %(p)s is not in %(r)s") % {"p": prov.name, "r": reg.name},

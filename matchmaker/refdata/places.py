@@ -467,6 +467,23 @@ def search(q: str, *, limit: int = 20, province: str | None = None) -> list[Comu
     return [table.comuni[i] for *_, i in hits[:limit]]
 
 
+def province(key: str) -> Province:
+    """Return the province named by its sigla or name (accents, case and punctuation aside)."""
+    sigla = _province_sigla(key)
+    return next(p for p in _places().provinces if p.sigla == sigla)
+
+
+def region(key: str) -> Region:
+    """Return the region named by its ISTAT code ("03" or "3") or its name, either part of a
+    bilingual one (accents, case and punctuation aside)."""
+    text = key.strip()
+    for r in _places().regions:
+        if text in (r.code, r.code.lstrip("0")) or _key(text) in {
+                _key(part) for part in [r.name, *r.name.split("/")]}:
+            return r
+    raise PlaceError(f"unknown region {key!r}: use a name such as 'Lombardia' or a code such as '03'")
+
+
 def provinces() -> list[Province]:
     """Return every province, ordered by sigla."""
     return list(_places().provinces)

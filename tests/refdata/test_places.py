@@ -186,3 +186,23 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     table = places._load_places(tmp_path)
     assert len(table.comuni) == 7896
     assert path.read_text().startswith("istat,lat,lng,approximate,population")
+
+
+@pytest.mark.parametrize("key", ["MB", "mb", "Monza e della Brianza", "monza e della brianza"])
+def test_a_province_is_found_by_sigla_or_name(key: str) -> None:
+    assert places.province(key).sigla == "MB"
+
+
+@pytest.mark.parametrize(("key", "code"), [("Lombardia", "03"), ("3", "03"), ("03", "03"),
+                                           ("Valle d'Aosta", "02"), ("vallee d aoste", "02"),
+                                           ("Südtirol", "04"), ("emilia-romagna", "08")])
+def test_a_region_is_found_by_code_or_either_name(key: str, code: str) -> None:
+    assert places.region(key).code == code
+
+
+@pytest.mark.parametrize("key", ["Lombardy", "21", "", "Atlantide"])
+def test_an_unknown_region_or_province_is_an_error(key: str) -> None:
+    with pytest.raises(PlaceError):
+        places.region(key)
+    with pytest.raises(PlaceError):
+        places.province(key or "XX")
